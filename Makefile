@@ -1,0 +1,55 @@
+# Ninefold developer entry points. Every tool runs from the project venv by explicit path
+# (.venv/bin/...); nothing needs an activated environment.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# `pip install` runs again only when pyproject.toml is newer than this stamp
+STAMP  := $(VENV)/.installed-stamp
+DATA   ?= ./data
+LINT_PATHS := ninefold tests $(wildcard benchmarks)
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help venv deps run lint test test-slow bench clean
+
+help:
+	@echo "make run        start the embedded server on 127.0.0.1:9000 (data in $(DATA))"
+	@echo "make test       venv + deps + lint + tests (what CI runs)"
+	@echo "make test-slow  the slow tests only (-m slow)"
+	@echo "make lint       ruff check, ruff format --check, mypy (package + test harness), lint-imports"
+	@echo "make deps       system tools for the client tests (rclone, s3cmd)"
+	@echo "make bench      benchmarks/run.py"
+	@echo "make venv       create/refresh $(VENV) from pyproject.toml"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+deps:
+	bash scripts/install-deps.sh
+
+run: venv
+	$(BIN)/ninefold server $(DATA)
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+	$(BIN)/mypy tests/support tests/conftest.py tests/clients
+	$(BIN)/lint-imports
+
+test: venv deps lint
+	$(BIN)/pytest -q
+
+test-slow: venv deps
+	$(BIN)/pytest -q -m slow
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache ninefold.egg-info

@@ -1,0 +1,3 @@
+from ninefold.cli.main import main
+
+main()

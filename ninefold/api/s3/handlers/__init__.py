@@ -1,0 +1,21 @@
+"""S3 operation handlers, one module per area; ``HANDLERS`` maps operation names to them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from ninefold.api.s3.context import Context
+from ninefold.api.s3.handlers import buckets, listing, multipart, objects
+
+__all__ = ["HANDLERS", "Handler"]
+
+Handler = Callable[[Context], Awaitable[web.StreamResponse]]
+
+HANDLERS: dict[str, Handler] = {
+    **buckets.HANDLERS,
+    **listing.HANDLERS,
+    **objects.HANDLERS,
+    **multipart.HANDLERS,
+}

@@ -1,0 +1,144 @@
+"""ListObjects (v1) and ListObjectsV2."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from urllib.parse import quote
+
+from aiohttp import web
+
+from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.xml import child, element, iso8601
+from ninefold.core import errors
+from ninefold.meta.models import ListPage
+
+__all__ = ["HANDLERS", "parse_max"]
+
+MAX_KEYS = 1000
+
+
+def parse_max(query: dict[str, str], name: str, default: int = MAX_KEYS) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.InvalidArgument(
+            f"Provided {name} not an integer or within integer range",
+            ArgumentName=name,
+            ArgumentValue=raw,
+        ) from None
+    if value < 0:
+        raise errors.InvalidArgument(
+            f"Argument {name} must be an integer between 0 and 2147483647",
+            ArgumentName=name,
+            ArgumentValue=raw,
+        )
+    return min(value, default)
+
+
+def _encoder(query: dict[str, str]) -> tuple[str | None, object]:
+    encoding = query.get("encoding-type")
+    if encoding is None:
+        return None, lambda s: s
+    if encoding != "url":
+        raise errors.InvalidArgument(
+            "Invalid Encoding Method specified in Request",
+            ArgumentName="encoding-type",
+            ArgumentValue=encoding,
+        )
+    return "url", lambda s: quote(s, safe="/")
+
+
+def _entries(ctx: Context, page: ListPage, enc: object, fetch_owner: bool) -> list[object]:
+    assert callable(enc)
+    out: list[object] = []
+    for e in page.entries:
+        item = element(
+            "Contents",
+            child("Key", enc(e.key)),
+            child("LastModified", iso8601(e.last_modified)),
+            child("ETag", f'"{e.etag}"'),
+            *(child("ChecksumAlgorithm", a.upper()) for a in e.checksum_algorithms),
+            child("Size", e.size),
+            child("StorageClass", e.storage_class),
+        )
+        if fetch_owner:
+            item.append(
+                element("Owner", child("ID", owner_id(e.owner)), child("DisplayName", e.owner))
+            )
+        out.append(item)
+    out.extend(element("CommonPrefixes", child("Prefix", enc(p))) for p in page.common_prefixes)
+    return out
+
+
+async def list_objects_v2(ctx: Context) -> web.StreamResponse:
+    q = ctx.s3.query
+    encoding, enc = _encoder(q)
+    assert callable(enc)
+    max_keys = parse_max(q, "max-keys")
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    token = q.get("continuation-token")
+    start_after = q.get("start-after", "")
+    after = start_after
+    if token is not None:
+        try:
+            after = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+        except (binascii.Error, UnicodeError, ValueError):
+            raise errors.InvalidArgument(
+                "The continuation token provided is incorrect",
+                ArgumentName="continuation-token",
+            ) from None
+    page = await ctx.services.objects.list_objects(
+        ctx.bucket, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+    )
+    root = element(
+        "ListBucketResult",
+        child("Name", ctx.bucket),
+        child("Prefix", enc(prefix)),
+        child("Delimiter", enc(delimiter)) if delimiter else None,
+        child("MaxKeys", max_keys),
+        child("EncodingType", encoding) if encoding else None,
+        child("KeyCount", len(page.entries) + len(page.common_prefixes)),
+        child("IsTruncated", page.is_truncated),
+        child("ContinuationToken", token) if token is not None else None,
+        child("StartAfter", enc(start_after)) if start_after else None,
+    )
+    if page.is_truncated and page.next_marker is not None:
+        next_token = base64.urlsafe_b64encode(page.next_marker.encode()).decode()
+        root.append(child("NextContinuationToken", next_token))
+    root.extend(_entries(ctx, page, enc, q.get("fetch-owner") == "true"))  # type: ignore[arg-type]
+    return xml_response(root)
+
+
+async def list_objects_v1(ctx: Context) -> web.StreamResponse:
+    q = ctx.s3.query
+    encoding, enc = _encoder(q)
+    assert callable(enc)
+    max_keys = parse_max(q, "max-keys")
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    marker = q.get("marker", "")
+    page = await ctx.services.objects.list_objects(
+        ctx.bucket, prefix=prefix, delimiter=delimiter, after=marker, max_keys=max_keys
+    )
+    root = element(
+        "ListBucketResult",
+        child("Name", ctx.bucket),
+        child("Prefix", enc(prefix)),
+        child("Marker", enc(marker)),
+        child("MaxKeys", max_keys),
+        child("Delimiter", enc(delimiter)) if delimiter else None,
+        child("EncodingType", encoding) if encoding else None,
+        child("IsTruncated", page.is_truncated),
+    )
+    if page.is_truncated and page.next_marker is not None:
+        root.append(child("NextMarker", enc(page.next_marker)))
+    root.extend(_entries(ctx, page, enc, True))  # type: ignore[arg-type]
+    return xml_response(root)
+
+
+HANDLERS = {"ListObjectsV2": list_objects_v2, "ListObjects": list_objects_v1}

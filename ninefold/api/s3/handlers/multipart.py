@@ -1,0 +1,302 @@
+"""Multipart uploads: create, upload part (and part copy), complete, abort, list."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
+from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.handlers.listing import parse_max
+from ninefold.api.s3.handlers.objects import copy_source, put_spec
+from ninefold.api.s3.headers import check_conditions
+from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
+from ninefold.core import errors
+from ninefold.core.checksums import ALGORITHMS, MultiHasher
+from ninefold.meta.listing import prefix_successor
+from ninefold.meta.models import Upload
+
+__all__ = ["HANDLERS"]
+
+
+def _part_number(ctx: Context) -> int:
+    raw = ctx.s3.query.get("partNumber", "")
+    try:
+        number = int(raw)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 10_000:
+        raise errors.InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=raw,
+        )
+    return number
+
+
+async def _upload(ctx: Context) -> Upload:
+    return await ctx.services.multipart.require_upload(
+        ctx.bucket, ctx.key, ctx.s3.query.get("uploadId", "")
+    )
+
+
+async def create_upload(ctx: Context) -> web.StreamResponse:
+    headers = ctx.request.headers
+    algorithm = headers.get("x-amz-checksum-algorithm", "").lower()
+    if algorithm and algorithm not in ALGORITHMS:
+        raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    upload = await ctx.services.multipart.create(
+        ctx.bucket, ctx.key, put_spec(ctx, headers), algorithm
+    )
+    root = element(
+        "InitiateMultipartUploadResult",
+        child("Bucket", ctx.bucket),
+        child("Key", ctx.key),
+        child("UploadId", upload.upload_id),
+    )
+    response = xml_response(root)
+    if algorithm:
+        response.headers["x-amz-checksum-algorithm"] = algorithm.upper()
+    return response
+
+
+async def upload_part(ctx: Context) -> web.StreamResponse:
+    number = _part_number(ctx)
+    upload = await _upload(ctx)
+    plan = plan_body(ctx.request.headers, ctx.auth)
+    if (
+        plan.content_length is None
+        and not plan.chunked
+        and "chunked" not in (ctx.request.headers.get("transfer-encoding", ""))
+    ):
+        raise errors.MissingContentLength()
+    body = open_body(ctx.request.content, plan, ctx.auth)
+    algorithms = plan.algorithms
+    if upload.checksum_algorithm and upload.checksum_algorithm not in algorithms:
+        algorithms = (*algorithms, upload.checksum_algorithm)
+    declared_check = make_check(plan, body)
+
+    def check(hasher: MultiHasher) -> dict[str, str]:
+        stored = declared_check(hasher)
+        if upload.checksum_algorithm and upload.checksum_algorithm not in stored:
+            stored[upload.checksum_algorithm] = hasher.checksums_b64()[upload.checksum_algorithm]
+        return stored
+
+    part = await ctx.services.multipart.upload_part(upload, number, body, algorithms, check)
+    out = {"ETag": f'"{part.etag}"'}
+    for algorithm, value in part.checksums.items():
+        if algorithm in plan.declared or algorithm == upload.checksum_algorithm:
+            out[f"x-amz-checksum-{algorithm}"] = value
+    return web.Response(status=200, headers=out)
+
+
+def _copy_range(raw: str | None, size: int) -> tuple[int, int]:
+    if raw is None:
+        return 0, size
+    first, dash, last = raw.removeprefix("bytes=").partition("-")
+    try:
+        start, end = int(first), int(last)
+    except ValueError:
+        raise errors.InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy",
+            ArgumentName="x-amz-copy-source-range",
+            ArgumentValue=raw,
+        ) from None
+    if not raw.startswith("bytes=") or not dash or start > end or end >= size:
+        raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=raw)
+    return start, end - start + 1
+
+
+async def upload_part_copy(ctx: Context) -> web.StreamResponse:
+    number = _part_number(ctx)
+    upload = await _upload(ctx)
+    src_bucket, src_key = copy_source(ctx)
+    source = await ctx.services.objects.head_object(src_bucket, src_key)
+    check_conditions(
+        ctx.request.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-"
+    )
+    start, length = _copy_range(ctx.request.headers.get("x-amz-copy-source-range"), source.size)
+    part = await ctx.services.multipart.upload_part_copy(upload, number, source, start, length)
+    result = element(
+        "CopyPartResult",
+        child("LastModified", iso8601(part.last_modified)),
+        child("ETag", f'"{part.etag}"'),
+    )
+    for algorithm, value in part.checksums.items():
+        result.append(child(f"Checksum{algorithm.upper()}", value))
+    return xml_response(result)
+
+
+async def complete_upload(ctx: Context) -> web.StreamResponse:
+    upload = await _upload(ctx)
+    plan = plan_body(ctx.request.headers, ctx.auth)
+    body = await read_small_body(ctx.request.content, plan, ctx.auth)
+    root = parse_xml(body, "CompleteMultipartUpload")
+    requested: list[tuple[int, str, dict[str, str]]] = []
+    for part in children(root, "Part"):
+        number_text, etag = text_of(part, "PartNumber"), text_of(part, "ETag")
+        if number_text is None or etag is None:
+            raise errors.MalformedXML()
+        try:
+            number = int(number_text)
+        except ValueError:
+            raise errors.MalformedXML() from None
+        sums = {}
+        for algorithm in ALGORITHMS:
+            value = text_of(part, f"Checksum{algorithm.upper()}")
+            if value:
+                sums[algorithm] = value
+        requested.append((number, etag, sums))
+    obj = await ctx.services.multipart.complete(upload, requested)
+    result = element(
+        "CompleteMultipartUploadResult",
+        child("Location", f"/{ctx.bucket}/{ctx.key}"),
+        child("Bucket", ctx.bucket),
+        child("Key", ctx.key),
+        child("ETag", f'"{obj.etag}"'),
+    )
+    for algorithm, value in obj.checksums.items():
+        if algorithm == "type":
+            result.append(child("ChecksumType", value))
+        else:
+            result.append(child(f"Checksum{algorithm.upper()}", value))
+    return xml_response(result)
+
+
+async def abort_upload(ctx: Context) -> web.StreamResponse:
+    upload = await _upload(ctx)
+    await ctx.services.multipart.abort(upload)
+    return web.Response(status=204)
+
+
+async def list_parts(ctx: Context) -> web.StreamResponse:
+    upload = await _upload(ctx)
+    max_parts = parse_max(ctx.s3.query, "max-parts")
+    marker_raw = ctx.s3.query.get("part-number-marker", "0") or "0"
+    try:
+        marker = int(marker_raw)
+    except ValueError:
+        raise errors.InvalidArgument(
+            "Invalid part-number-marker.", ArgumentName="part-number-marker"
+        ) from None
+    parts = await ctx.services.multipart.list_parts(upload, after=marker, max_parts=max_parts + 1)
+    truncated = len(parts) > max_parts
+    parts = parts[:max_parts]
+    root = element(
+        "ListPartsResult",
+        child("Bucket", ctx.bucket),
+        child("Key", ctx.key),
+        child("UploadId", upload.upload_id),
+        element(
+            "Initiator", child("ID", owner_id(upload.owner)), child("DisplayName", upload.owner)
+        ),
+        element("Owner", child("ID", owner_id(upload.owner)), child("DisplayName", upload.owner)),
+        child("StorageClass", upload.storage_class),
+        child("PartNumberMarker", marker),
+        child("NextPartNumberMarker", parts[-1].part_number if parts else marker),
+        child("MaxParts", max_parts),
+        child("IsTruncated", truncated),
+    )
+    if upload.checksum_algorithm:
+        root.append(child("ChecksumAlgorithm", upload.checksum_algorithm.upper()))
+    for p in parts:
+        item = element(
+            "Part",
+            child("PartNumber", p.part_number),
+            child("LastModified", iso8601(p.last_modified)),
+            child("ETag", f'"{p.etag}"'),
+            child("Size", p.size),
+        )
+        for algorithm, value in p.checksums.items():
+            item.append(child(f"Checksum{algorithm.upper()}", value))
+        root.append(item)
+    return xml_response(root)
+
+
+async def _uploads_page(
+    ctx: Context, prefix: str, delimiter: str, key_marker: str, id_marker: str, limit: int
+) -> tuple[list[Upload], list[str], bool]:
+    """Uploads and common prefixes after the markers, at most ``limit`` of them together."""
+    uploads: list[Upload] = []
+    prefixes: list[str] = []
+    while True:
+        batch = await ctx.services.multipart.list_uploads(
+            ctx.bucket,
+            prefix=prefix,
+            key_marker=key_marker,
+            upload_id_marker=id_marker,
+            max_uploads=limit + 1,
+        )
+        if not batch:
+            return uploads, prefixes, False
+        for upload in batch:
+            if len(uploads) + len(prefixes) >= limit:
+                return uploads, prefixes, True
+            cut = upload.key.find(delimiter, len(prefix)) if delimiter else -1
+            if cut >= 0:
+                common = upload.key[: cut + len(delimiter)]
+                prefixes.append(common)
+                successor = prefix_successor(common)
+                if successor is None:
+                    return uploads, prefixes, False
+                # skip every upload under this prefix: continue from its successor
+                key_marker, id_marker = successor, ""
+                break
+            uploads.append(upload)
+            key_marker, id_marker = upload.key, upload.upload_id
+        else:
+            if len(batch) <= limit:
+                return uploads, prefixes, False
+
+
+async def list_uploads(ctx: Context) -> web.StreamResponse:
+    q = ctx.s3.query
+    max_uploads = parse_max(q, "max-uploads")
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    key_marker = q.get("key-marker", "")
+    id_marker = q.get("upload-id-marker", "") if key_marker else ""
+    start_key, start_id = key_marker, id_marker
+    if key_marker and not id_marker:
+        # a key marker alone means: uploads of keys after it
+        start_key, start_id = key_marker + "\x00", ""
+    uploads, prefixes, truncated = await _uploads_page(
+        ctx, prefix, delimiter, start_key, start_id, max_uploads
+    )
+    root = element(
+        "ListMultipartUploadsResult",
+        child("Bucket", ctx.bucket),
+        child("KeyMarker", key_marker),
+        child("UploadIdMarker", id_marker),
+        child("NextKeyMarker", uploads[-1].key if uploads else ""),
+        child("NextUploadIdMarker", uploads[-1].upload_id if uploads else ""),
+        child("Delimiter", delimiter) if delimiter else None,
+        child("Prefix", prefix),
+        child("MaxUploads", max_uploads),
+        child("IsTruncated", truncated),
+    )
+    for u in uploads:
+        root.append(
+            element(
+                "Upload",
+                child("Key", u.key),
+                child("UploadId", u.upload_id),
+                element("Initiator", child("ID", owner_id(u.owner)), child("DisplayName", u.owner)),
+                element("Owner", child("ID", owner_id(u.owner)), child("DisplayName", u.owner)),
+                child("StorageClass", u.storage_class),
+                child("Initiated", iso8601(u.created_at)),
+            )
+        )
+    root.extend(element("CommonPrefixes", child("Prefix", p)) for p in prefixes)
+    return xml_response(root)
+
+
+HANDLERS = {
+    "CreateMultipartUpload": create_upload,
+    "UploadPart": upload_part,
+    "UploadPartCopy": upload_part_copy,
+    "CompleteMultipartUpload": complete_upload,
+    "AbortMultipartUpload": abort_upload,
+    "ListParts": list_parts,
+    "ListMultipartUploads": list_uploads,
+}

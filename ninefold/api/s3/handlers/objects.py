@@ -1,0 +1,319 @@
+"""Object operations: PutObject, GetObject, HeadObject, DeleteObject, DeleteObjects, CopyObject."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import unquote
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
+from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.headers import (
+    STORED_HEADERS,
+    ByteRange,
+    check_conditions,
+    http_date,
+    parse_range,
+    user_metadata,
+)
+from ninefold.api.s3.router import MAX_KEY_BYTES
+from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
+from ninefold.coordinator.objects import PutSpec
+from ninefold.core import errors
+from ninefold.meta.models import ObjectVersion
+
+__all__ = ["HANDLERS", "copy_source", "put_spec"]
+
+log = logging.getLogger("ninefold.api")
+
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+MAX_DELETE_KEYS = 1000
+
+
+def put_spec(ctx: Context, headers: Mapping[str, str]) -> PutSpec:
+    stored = {h: headers[h] for h in STORED_HEADERS if h in headers}
+    if "content-encoding" in stored:
+        # aws-chunked is transfer framing, not a property of the object
+        codings = [c.strip() for c in stored["content-encoding"].split(",")]
+        codings = [c for c in codings if c and c != "aws-chunked"]
+        if codings:
+            stored["content-encoding"] = ", ".join(codings)
+        else:
+            del stored["content-encoding"]
+    storage_class = headers.get("x-amz-storage-class", "STANDARD")
+    if storage_class not in ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA"):
+        raise errors.InvalidStorageClass(StorageClassRequested=storage_class)
+    return PutSpec(
+        content_type=headers.get("content-type") or "binary/octet-stream",
+        headers=stored,
+        user_meta=user_metadata(headers),
+        storage_class=storage_class,
+        owner=ctx.user,
+    )
+
+
+def object_headers(obj: ObjectVersion, *, checksums: bool) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict()
+    headers["ETag"] = f'"{obj.etag}"'
+    headers["Last-Modified"] = http_date(obj.last_modified)
+    headers["Content-Type"] = obj.content_type
+    headers["Accept-Ranges"] = "bytes"
+    for name, value in obj.headers.items():
+        headers[name] = value
+    for name, value in obj.user_meta.items():
+        headers[f"x-amz-meta-{name}"] = value
+    if obj.storage_class != "STANDARD":
+        headers["x-amz-storage-class"] = obj.storage_class
+    if checksums:
+        for algorithm, value in obj.checksums.items():
+            if algorithm == "type":
+                headers["x-amz-checksum-type"] = value
+            else:
+                headers[f"x-amz-checksum-{algorithm}"] = value
+    return headers
+
+
+async def put_object(ctx: Context) -> web.StreamResponse:
+    headers = ctx.request.headers
+    plan = plan_body(headers, ctx.auth)
+    if (
+        plan.content_length is None
+        and not plan.chunked
+        and "chunked" not in headers.get("transfer-encoding", "")
+    ):
+        raise errors.MissingContentLength()
+    declared = plan.decoded_length if plan.chunked else plan.content_length
+    if declared is not None and declared > ctx.services.objects.settings.max_put_size_bytes:
+        raise errors.EntityTooLarge(
+            ProposedSize=str(declared),
+            MaxSizeAllowed=str(ctx.services.objects.settings.max_put_size_bytes),
+        )
+    spec = put_spec(ctx, headers)
+    body = open_body(ctx.request.content, plan, ctx.auth)
+    obj = await ctx.services.objects.put_object(
+        ctx.bucket, ctx.key, body, spec, plan.algorithms, make_check(plan, body)
+    )
+    out = {"ETag": f'"{obj.etag}"'}
+    for algorithm, value in obj.checksums.items():
+        if algorithm != "type" and algorithm in plan.declared:
+            out[f"x-amz-checksum-{algorithm}"] = value
+    return web.Response(status=200, headers=out)
+
+
+def _part_range(obj: ObjectVersion, part_number: int) -> ByteRange:
+    sizes = obj.part_sizes or (obj.size,)
+    if part_number > len(sizes):
+        raise errors.InvalidPartNumber(
+            PartNumberRequested=str(part_number), ActualPartCount=str(len(sizes))
+        )
+    start = sum(sizes[: part_number - 1])
+    return ByteRange(start, sizes[part_number - 1])
+
+
+def _requested_range(ctx: Context, obj: ObjectVersion) -> tuple[ByteRange | None, int | None]:
+    raw_part = ctx.s3.query.get("partNumber")
+    if raw_part is None:
+        return parse_range(ctx.request.headers.get("range"), obj.size), None
+    try:
+        part_number = int(raw_part)
+    except ValueError:
+        part_number = 0
+    if not 1 <= part_number <= 10_000:
+        raise errors.InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=raw_part,
+        )
+    if "range" in ctx.request.headers:
+        raise errors.InvalidRequest("Cannot specify both Range header and partNumber query.")
+    return _part_range(obj, part_number), part_number
+
+
+async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
+    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key)
+    try:
+        check_conditions(ctx.request.headers, obj.etag, obj.last_modified)
+    except errors.NotModified:
+        return web.Response(
+            status=304,
+            headers={"ETag": f'"{obj.etag}"', "Last-Modified": http_date(obj.last_modified)},
+        )
+    byte_range, part_number = _requested_range(ctx, obj)
+    whole = byte_range is None or (part_number is not None and not obj.part_sizes)
+    want_checksums = ctx.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    headers = object_headers(obj, checksums=want_checksums and whole)
+    for param, header in _OVERRIDES.items():
+        if param in ctx.s3.query:
+            headers[header] = ctx.s3.query[param]
+    if part_number is not None and obj.part_sizes:
+        headers["x-amz-mp-parts-count"] = str(len(obj.part_sizes))
+    status = 200
+    start, length = 0, obj.size
+    if byte_range is not None and not whole:
+        status = 206
+        start, length = byte_range.start, byte_range.length
+        headers["Content-Range"] = byte_range.content_range(obj.size)
+    if not with_body:
+        headers["Content-Length"] = str(length)
+        return web.Response(status=status, headers=headers)
+    return await _stream(ctx, obj, headers, status, start, length)
+
+
+async def _stream(
+    ctx: Context,
+    obj: ObjectVersion,
+    headers: CIMultiDict[str],
+    status: int,
+    start: int,
+    length: int,
+) -> web.StreamResponse:
+    pieces = ctx.services.objects.read(obj, start, length)
+    # read the first stripe before answering, so a lost object gets a clean S3 error
+    first = b""
+    if length:
+        first = await anext(pieces)
+    response = web.StreamResponse(status=status, headers=headers)
+    response.content_length = length
+    await response.prepare(ctx.request)
+    try:
+        if first:
+            await response.write(first)
+        async for piece in pieces:
+            await response.write(piece)
+    except (ConnectionError, OSError):
+        raise
+    except Exception:
+        # headers are gone: the only honest signal left is to cut the connection short
+        log.exception(
+            "GET %s/%s failed mid-stream (request %s)", ctx.bucket, ctx.key, ctx.request_id
+        )
+        if ctx.request.transport is not None:
+            ctx.request.transport.abort()
+        return response
+    await response.write_eof()
+    return response
+
+
+async def get_object(ctx: Context) -> web.StreamResponse:
+    return await _head_or_get(ctx, with_body=True)
+
+
+async def head_object(ctx: Context) -> web.StreamResponse:
+    return await _head_or_get(ctx, with_body=False)
+
+
+async def delete_object(ctx: Context) -> web.StreamResponse:
+    await ctx.services.objects.delete_object(ctx.bucket, ctx.key)
+    return web.Response(status=204)
+
+
+async def delete_objects(ctx: Context) -> web.StreamResponse:
+    plan = plan_body(ctx.request.headers, ctx.auth)
+    body = await read_small_body(ctx.request.content, plan, ctx.auth)
+    root = parse_xml(body, "Delete")
+    quiet = (text_of(root, "Quiet") or "").strip().lower() == "true"
+    keys = [text_of(o, "Key") for o in children(root, "Object")]
+    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
+        raise errors.MalformedXML()
+    await ctx.services.objects.require_bucket(ctx.bucket)
+    result = element("DeleteResult")
+    for key in keys:
+        assert key is not None
+        if not key or len(key.encode()) > MAX_KEY_BYTES or "\x00" in key:
+            result.append(
+                element(
+                    "Error",
+                    child("Key", key),
+                    child("Code", "InvalidArgument"),
+                    child("Message", "Invalid key"),
+                )
+            )
+            continue
+        await ctx.services.objects.delete_object(ctx.bucket, key)
+        if not quiet:
+            result.append(element("Deleted", child("Key", key)))
+    return xml_response(result)
+
+
+def copy_source(ctx: Context) -> tuple[str, str]:
+    raw = ctx.request.headers["x-amz-copy-source"]
+    path, _, query = raw.partition("?")
+    if query and not query.startswith("versionId="):
+        raise errors.InvalidArgument("Invalid copy source.", ArgumentName="x-amz-copy-source")
+    version = unquote(query.removeprefix("versionId=")) if query else None
+    try:
+        decoded = unquote(path, errors="strict")
+    except UnicodeDecodeError:
+        raise errors.InvalidArgument("Invalid copy source encoding.") from None
+    bucket, _, key = decoded.lstrip("/").partition("/")
+    if not bucket or not key:
+        raise errors.InvalidArgument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            ArgumentName="x-amz-copy-source",
+            ArgumentValue=raw,
+        )
+    if version not in (None, "null"):
+        raise errors.NoSuchVersion(Key=key, VersionId=version or "")
+    return bucket, key
+
+
+async def copy_object(ctx: Context) -> web.StreamResponse:
+    src_bucket, src_key = copy_source(ctx)
+    headers = ctx.request.headers
+    source = await ctx.services.objects.head_object(src_bucket, src_key)
+    check_conditions(headers, source.etag, source.last_modified, prefix="x-amz-copy-source-")
+    directive = headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument(
+            "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive"
+        )
+    if directive == "REPLACE":
+        spec = put_spec(ctx, headers)
+    else:
+        spec = PutSpec(
+            content_type=source.content_type,
+            headers=source.headers,
+            user_meta=source.user_meta,
+            storage_class=headers.get("x-amz-storage-class", source.storage_class),
+            owner=ctx.user,
+        )
+    if (
+        (src_bucket, src_key) == (ctx.bucket, ctx.key)
+        and directive == "COPY"
+        and (spec.storage_class == source.storage_class)
+    ):
+        raise errors.InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes."
+        )
+    obj = await ctx.services.objects.copy_object(source, ctx.bucket, ctx.key, spec)
+    result = element(
+        "CopyObjectResult",
+        child("LastModified", iso8601(obj.last_modified)),
+        child("ETag", f'"{obj.etag}"'),
+    )
+    for algorithm, value in obj.checksums.items():
+        if algorithm != "type":
+            result.append(child(f"Checksum{algorithm.upper()}", value))
+    return xml_response(result)
+
+
+HANDLERS = {
+    "PutObject": put_object,
+    "GetObject": get_object,
+    "HeadObject": head_object,
+    "DeleteObject": delete_object,
+    "DeleteObjects": delete_objects,
+    "CopyObject": copy_object,
+}

@@ -1,0 +1,127 @@
+"""HTTP header semantics of S3 objects: dates, ranges, conditionals, metadata headers."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ninefold.core import errors
+
+__all__ = [
+    "STORED_HEADERS",
+    "ByteRange",
+    "check_conditions",
+    "http_date",
+    "parse_http_date",
+    "parse_range",
+    "user_metadata",
+]
+
+#: standard headers stored with an object and returned on GET/HEAD
+STORED_HEADERS = (
+    "content-encoding",
+    "content-disposition",
+    "content-language",
+    "cache-control",
+    "expires",
+)
+MAX_USER_METADATA_BYTES = 2048
+
+
+def http_date(ts: float) -> str:
+    return email.utils.formatdate(ts, usegmt=True)
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """An HTTP date as epoch seconds; None when absent or unparsable (then it is ignored)."""
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    length: int
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.start + self.length - 1}/{size}"
+
+
+def parse_range(value: str | None, size: int) -> ByteRange | None:
+    """A single ``bytes=`` range resolved against ``size``; None means the whole object.
+
+    Like S3, a syntactically invalid or multi-range header is ignored; a valid but
+    unsatisfiable one raises InvalidRange (416).
+    """
+    if not value or not value.startswith("bytes=") or "," in value:
+        return None
+    first, dash, last = value[6:].strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if not first:  # suffix: the last N bytes
+            n = int(last)
+            if n < 0:
+                return None
+            if n == 0 or size == 0:
+                raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=value)
+            n = min(n, size)
+            return ByteRange(size - n, n)
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start < 0 or (last and end < start):
+        return None
+    if start >= size:
+        raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=value)
+    end = min(end, size - 1)
+    return ByteRange(start, end - start + 1)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = [t.strip().removeprefix("W/").strip('"') for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def check_conditions(
+    headers: Mapping[str, str], etag: str, last_modified: float, *, prefix: str = ""
+) -> None:
+    """RFC 7232 preconditions as S3 applies them (``prefix`` selects x-amz-copy-source-).
+
+    Raises PreconditionFailed (412) or NotModified (304; never for copy sources, which use 412).
+    """
+    lm = int(last_modified)
+    if_match = headers.get(prefix + "if-match")
+    if_none_match = headers.get(prefix + "if-none-match")
+    unmodified = parse_http_date(headers.get(prefix + "if-unmodified-since"))
+    modified = parse_http_date(headers.get(prefix + "if-modified-since"))
+    not_modified: type[errors.S3Error] = errors.PreconditionFailed if prefix else errors.NotModified
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            raise errors.PreconditionFailed(Condition="If-Match")
+    elif unmodified is not None and lm > unmodified:
+        raise errors.PreconditionFailed(Condition="If-Unmodified-Since")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, etag):
+            raise not_modified(Condition="If-None-Match")
+    elif modified is not None and lm <= modified:
+        raise not_modified(Condition="If-Modified-Since")
+
+
+def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
+    """``x-amz-meta-*`` headers, names lower-cased without the prefix; MetadataTooLarge > 2 KiB."""
+    meta = {
+        name.lower()[len("x-amz-meta-") :]: value
+        for name, value in headers.items()
+        if name.lower().startswith("x-amz-meta-")
+    }
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in meta.items())
+    if size > MAX_USER_METADATA_BYTES:
+        raise errors.MetadataTooLarge(Size=str(size), MaxSizeAllowed=str(MAX_USER_METADATA_BYTES))
+    return meta

@@ -1,0 +1,86 @@
+"""Serving the S3 app with aiohttp on a shared port (SO_REUSEPORT), HTTP or HTTPS."""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from ninefold.api.app import S3App
+from ninefold.api.s3.errors import error_response
+from ninefold.core import errors
+
+__all__ = ["start_site", "tls_context"]
+
+#: request line / header limits (aiohttp answers 400 beyond them)
+MAX_LINE_BYTES = 16 * 1024
+MAX_FIELD_BYTES = 16 * 1024
+
+
+def protocol_error(status: int, message: str | None) -> errors.S3Error:
+    """The S3 error for a request aiohttp could not even parse (before any handler ran)."""
+    text = message or ""
+    if status == 400 and ("too long" in text or "Got more than" in text or "too large" in text):
+        return errors.RequestHeaderSectionTooLarge()
+    if 400 <= status < 500:
+        return errors.InvalidRequest(f"The request could not be parsed: {text}".strip(": "))
+    return errors.InternalError()
+
+
+class _S3RequestHandler(RequestHandler):
+    """aiohttp's connection handler, answering protocol-level errors in S3 XML too."""
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        # aiohttp's own handling logs, and raises when a response is already under way
+        super().handle_error(request, status, exc, message)
+        response = error_response(
+            protocol_error(status, message),
+            resource=request.path,
+            request_id=secrets.token_hex(8).upper(),
+            method=request.method,
+        )
+        response.force_close()
+        return response
+
+
+class _S3Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        kwargs: dict[str, Any] = self._kwargs
+        return _S3RequestHandler(self, loop=self._loop, **kwargs)
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def start_site(
+    app: S3App, host: str, port: int, tls: ssl.SSLContext | None
+) -> web.ServerRunner:
+    server = _S3Server(
+        app.handle,
+        max_line_size=MAX_LINE_BYTES,
+        max_field_size=MAX_FIELD_BYTES,
+        # never cancel a handler when its client goes away: a cancelled metadata commit may
+        # still complete in its thread, and the handler must see the real outcome
+        handler_cancellation=False,
+        # S3 stores Content-Encoding: gzip bodies verbatim; never decompress them
+        auto_decompress=False,
+        # no per-request access log line on the hot path (an audit log comes with obs/)
+        access_log=None,
+    )
+    runner = web.ServerRunner(server, shutdown_timeout=10.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_port=True, backlog=1024)
+    await site.start()
+    return runner

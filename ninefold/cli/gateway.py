@@ -1,0 +1,113 @@
+"""``ninefold gateway``: a stateless S3 gateway over the cluster's metadata store and nodes.
+
+Run as many as you like behind a load balancer: they share nothing but PostgreSQL (or one SQLite
+file on one machine) and the nodes. The cluster map is read from metadata at start and re-read
+whenever its version changes (checked every ``map_refresh_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import aiohttp
+
+from ninefold.api.app import S3App
+from ninefold.api.auth import Credentials
+from ninefold.api.s3.context import ApiSettings, Services
+from ninefold.api.server import start_site
+from ninefold.cli.config import RootCredentials
+from ninefold.cli.wiring import open_meta, stores_from_map
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.multipart import MultipartService
+from ninefold.coordinator.objects import ObjectService
+from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.meta.store import MetaStore
+
+__all__ = ["GatewayConfig", "run_gateway"]
+
+log = logging.getLogger("ninefold.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    meta_dsn: str
+    host: str
+    port: int
+    region: str
+    domain: str | None
+    credentials: RootCredentials
+    cluster_secret: bytes
+    map_refresh_s: float = 2.0
+
+
+async def _follow_map(
+    meta: MetaStore,
+    chunkio: ChunkIO,
+    config: GatewayConfig,
+    session: aiohttp.ClientSession,
+    version: int,
+) -> None:
+    while True:
+        await asyncio.sleep(config.map_refresh_s)
+        try:
+            cluster = await meta.get_cluster_map()
+        except Exception:  # metadata briefly unreachable: keep serving with the map we have
+            log.exception("cluster map refresh failed")
+            continue
+        if cluster.version != version:
+            stores, infos = stores_from_map(cluster, config.cluster_secret, session)
+            chunkio.stores, chunkio.store_infos = stores, infos
+            version = cluster.version
+            log.info("cluster map v%d: %d stores", version, len(stores))
+
+
+async def _serve(config: GatewayConfig) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    executor = ThreadPoolExecutor(8, thread_name_prefix="cpu")
+    meta = await open_meta(config.meta_dsn)
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=512),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=30),
+    )
+    cluster = await meta.get_cluster_map()
+    stores, infos = stores_from_map(cluster, config.cluster_secret, session)
+    chunkio = ChunkIO(stores, infos, executor)
+    objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
+    services = Services(
+        objects, MultipartService(objects), ApiSettings(region=config.region, domain=config.domain)
+    )
+    root = Credentials(config.credentials.access_key, config.credentials.secret_key, "root", True)
+    app = S3App(services, lambda key: root if key == root.access_key else None)
+    runner = await start_site(app, config.host, config.port, None)
+    follower = asyncio.create_task(_follow_map(meta, chunkio, config, session, cluster.version))
+    print(
+        f"Ninefold gateway on http://{config.host}:{config.port}, cluster map "
+        f"v{cluster.version} ({len(stores)} stores)",
+        flush=True,
+    )
+    await stop.wait()
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
+    await runner.cleanup()
+    await session.close()
+    await meta.close()
+    executor.shutdown(wait=True)
+
+
+def run_gateway(config: GatewayConfig) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover
+        pass
+    asyncio.run(_serve(config))

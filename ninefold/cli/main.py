@@ -1,0 +1,285 @@
+"""The ``ninefold`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ninefold.cli.cluster import ClusterPlan, load_or_create_cluster_secret, run_cluster
+from ninefold.cli.config import (
+    RootCredentials,
+    ServerConfig,
+    load_or_create_credentials,
+    parse_address,
+)
+from ninefold.cli.embedded import prepare_data_dir, supervise
+from ninefold.cli.gateway import GatewayConfig, run_gateway
+from ninefold.cli.node import cluster_secret, run_node
+from ninefold.cli.wiring import open_meta
+from ninefold.meta.models import ClusterMap, NodeRecord
+from ninefold.meta.store import MetaStore
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ninefold object store.")
+
+
+@app.callback()
+def _root() -> None:
+    """Ninefold: an erasure-coded, S3-compatible object store."""
+
+
+@app.command()
+def server(
+    data_dir: Annotated[Path, typer.Argument(help="Directory for metadata and the drives.")],
+    address: Annotated[str, typer.Option(help="HOST:PORT to listen on.")] = "127.0.0.1:9000",
+    drives: Annotated[int, typer.Option(min=9, help="Number of drive directories.")] = 9,
+    workers: Annotated[int, typer.Option(min=0, help="Server processes (0: one per core).")] = 0,
+    tls_cert: Annotated[str | None, typer.Option(help="PEM certificate: serve HTTPS.")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
+    ] = None,
+    region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
+) -> None:
+    """Run the embedded S3 server: 6+3 erasure coding over local drive directories."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if bool(tls_cert) != bool(tls_key):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
+    for path in (tls_cert, tls_key):
+        if path and not Path(path).is_file():
+            raise typer.BadParameter(f"no such file: {path}")
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        credentials, generated = load_or_create_credentials(data_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    config = ServerConfig(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        drives=drives,
+        workers=workers or os.cpu_count() or 1,
+        region=region,
+        domain=domain,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        credentials=credentials,
+    )
+    asyncio.run(prepare_data_dir(config))
+
+    def announce() -> None:
+        origin = "generated, stored in" if generated else "from"
+        source = (
+            "the environment"
+            if "NINEFOLD_ROOT_ACCESS_KEY" in os.environ
+            else f"{origin} {data_dir / 'credentials.json'}"
+        )
+        typer.echo(f"Ninefold S3 endpoint: {config.endpoint}")
+        typer.echo(f"  AccessKey: {credentials.access_key}")
+        typer.echo(f"  SecretKey: {credentials.secret_key}   ({source})")
+        typer.echo(
+            f"  Data: {data_dir} ({drives} drives, erasure coding 6+3), "
+            f"{config.workers} server processes. Ctrl-C stops."
+        )
+
+    raise typer.Exit(supervise(config, announce))
+
+
+@app.command()
+def node(
+    listen: Annotated[str, typer.Option(help="HOST:PORT to serve the cluster on.")],
+    drive: Annotated[list[Path], typer.Option(help="A drive directory (repeat for more).")],
+    node_id: Annotated[str, typer.Option(help="This node's id in the cluster map.")],
+    zone: Annotated[str, typer.Option(help="Failure domain (availability zone).")] = "default",
+) -> None:
+    """Run a storage node: serve its drives' fragments to the cluster (HMAC-signed requests;
+    the shared secret comes from NINEFOLD_CLUSTER_SECRET)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        parse_address(listen)
+        run_node(listen, [d.resolve() for d in drive], node_id, zone)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@app.command()
+def gateway(
+    meta: Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite file path.")],
+    listen: Annotated[str, typer.Option(help="HOST:PORT to serve S3 on.")] = "127.0.0.1:9000",
+    domain: Annotated[
+        str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
+    ] = None,
+    region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
+) -> None:
+    """Run a stateless S3 gateway over the cluster (nodes from the cluster map in metadata).
+
+    Root keys come from NINEFOLD_ROOT_ACCESS_KEY / NINEFOLD_ROOT_SECRET_KEY (the same on every
+    gateway), the node secret from NINEFOLD_CLUSTER_SECRET."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    access = os.environ.get("NINEFOLD_ROOT_ACCESS_KEY")
+    secret = os.environ.get("NINEFOLD_ROOT_SECRET_KEY")
+    if not access or not secret:
+        raise typer.BadParameter(
+            "set NINEFOLD_ROOT_ACCESS_KEY and NINEFOLD_ROOT_SECRET_KEY for the gateway"
+        )
+    try:
+        host, port = parse_address(listen)
+        config = GatewayConfig(
+            meta_dsn=meta,
+            host=host,
+            port=port,
+            region=region,
+            domain=domain,
+            credentials=RootCredentials(access, secret),
+            cluster_secret=cluster_secret(),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    run_gateway(config)
+
+
+admin = typer.Typer(no_args_is_help=True, help="Administer a cluster.")
+admin_node = typer.Typer(no_args_is_help=True, help="The cluster map's storage nodes.")
+admin.add_typer(admin_node, name="node")
+app.add_typer(admin, name="admin")
+
+MetaOption = Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite path.")]
+
+
+def _print_map(cluster: ClusterMap) -> None:
+    table = Table(title=f"cluster map v{cluster.version}")
+    for column in ("node", "url", "zone", "drives", "weight", "state"):
+        table.add_column(column)
+    for n in cluster.nodes:
+        table.add_row(n.node_id, n.url, n.zone, ",".join(n.drives), f"{n.weight:g}", n.state)
+    Console().print(table)
+
+
+async def _with_meta(dsn: str, action: Callable[[MetaStore], Awaitable[ClusterMap]]) -> ClusterMap:
+    store = await open_meta(dsn)
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+@admin_node.command("add")
+def node_add(
+    meta: MetaOption,
+    node_id: Annotated[str, typer.Option(help="The node's id (as given to `ninefold node`).")],
+    url: Annotated[str, typer.Option(help="Where the node listens, e.g. http://10.0.0.5:7000.")],
+    zone: Annotated[str, typer.Option(help="Failure domain.")] = "default",
+    drives: Annotated[int, typer.Option(min=1, help="Number of drives the node serves.")] = 1,
+    weight: Annotated[float, typer.Option(min=0.0, help="Share of new data.")] = 1.0,
+) -> None:
+    """Add a node to the cluster map (or replace its entry)."""
+    record = NodeRecord(
+        node_id, url.rstrip("/"), zone, tuple(f"d{i}" for i in range(1, drives + 1)), weight, "up"
+    )
+    _print_map(asyncio.run(_with_meta(meta, lambda m: m.put_node(record))))
+
+
+def _set_state(meta: str, node_id: str, state: str) -> None:
+    async def action(store: MetaStore) -> ClusterMap:
+        current = {n.node_id: n for n in (await store.get_cluster_map()).nodes}
+        if node_id not in current:
+            raise typer.BadParameter(f"no node {node_id!r} in the cluster map")
+        n = current[node_id]
+        return await store.put_node(NodeRecord(n.node_id, n.url, n.zone, n.drives, n.weight, state))
+
+    _print_map(asyncio.run(_with_meta(meta, action)))
+
+
+@admin_node.command("drain")
+def node_drain(meta: MetaOption, node_id: Annotated[str, typer.Argument()]) -> None:
+    """Stop placing new data on a node (reads still reach it)."""
+    _set_state(meta, node_id, "draining")
+
+
+@admin_node.command("list")
+def node_list(meta: MetaOption) -> None:
+    """Show the cluster map."""
+    _print_map(asyncio.run(_with_meta(meta, lambda m: m.get_cluster_map())))
+
+
+@admin_node.command("remove")
+def node_remove(meta: MetaOption, node_id: Annotated[str, typer.Argument()]) -> None:
+    """Remove a node from the cluster map."""
+
+    async def action(store: MetaStore) -> ClusterMap:
+        try:
+            return await store.remove_node(node_id)
+        except KeyError:
+            raise typer.BadParameter(f"no node {node_id!r} in the cluster map") from None
+
+    _print_map(asyncio.run(_with_meta(meta, action)))
+
+
+cluster = typer.Typer(no_args_is_help=True, help="A local multi-process cluster.")
+app.add_typer(cluster, name="cluster")
+
+
+@cluster.command("up")
+def cluster_up(
+    data_dir: Annotated[Path, typer.Argument(help="Directory for node drives, logs, metadata.")],
+    nodes: Annotated[int, typer.Option(min=4, help="Storage node processes.")] = 9,
+    zones: Annotated[int, typer.Option(min=1, help="Zones the nodes are spread over.")] = 3,
+    drives: Annotated[int, typer.Option(min=1, help="Drives per node.")] = 1,
+    gateways: Annotated[int, typer.Option(min=1, help="Gateway processes.")] = 2,
+    meta: Annotated[
+        str | None, typer.Option(help="postgresql://... (default: SQLite in DATA_DIR).")
+    ] = None,
+    node_base_port: Annotated[int, typer.Option(help="Node i listens on this + i.")] = 7000,
+    gateway_port: Annotated[int, typer.Option(help="Gateway g listens on this + g.")] = 9000,
+) -> None:
+    """Start nodes, register them in the cluster map, start gateways; Ctrl-C stops it all."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    data_dir = data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        credentials, _ = load_or_create_credentials(data_dir)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if nodes * drives < 9:
+        raise typer.BadParameter("6+3 erasure coding needs at least 9 drives in the cluster")
+    plan = ClusterPlan(
+        data_dir=data_dir,
+        nodes=nodes,
+        zones=zones,
+        drives_per_node=drives,
+        gateways=gateways,
+        meta_dsn=meta or str(data_dir / "meta.db"),
+        node_base_port=node_base_port,
+        gateway_base_port=gateway_port,
+        access_key=credentials.access_key,
+        secret_key=credentials.secret_key,
+        cluster_secret=load_or_create_cluster_secret(data_dir),
+    )
+
+    def announce(endpoints: list[str]) -> None:
+        typer.echo(f"Ninefold cluster: {nodes} nodes in {zones} zones, metadata {plan.meta_dsn}")
+        for endpoint in endpoints:
+            typer.echo(f"Ninefold S3 endpoint: {endpoint}")
+        typer.echo(f"  AccessKey: {credentials.access_key}")
+        typer.echo(f"  SecretKey: {credentials.secret_key}")
+        typer.echo("Ctrl-C stops the cluster.")
+
+    raise typer.Exit(run_cluster(plan, announce))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,313 @@
+"""The chunk pipeline: write one chunk as n fragments, read any byte range back.
+
+Writes: bytes are cut into stripes (EC: k x 256 KiB, encoded to k+m fragment blocks in the
+executor; replication: 256 KiB blocks copied to every replica); block i of every stripe goes to
+fragment writer i, all in parallel. At most one stripe is buffered, so memory does not grow with
+the chunk size. A store that fails is dropped as long as the write quorum still holds; the chunk
+record marks its fragment as missing ("") for repair.
+
+Reads: only the stripes covering the range; the k data fragments first (verified blocks, and
+pyeclib only concatenates them), parity or other replicas only when something is missing or
+corrupt. Fewer than k readable fragments raises DataUnavailable — never wrong bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import Executor
+
+from ninefold.core.errors import (
+    DataUnavailable,
+    FragmentNotFound,
+    StorageError,
+    WriteQuorumFailed,
+)
+from ninefold.erasure.codec import ECCodec
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.protocol import FragmentId, FragmentStore, FragmentWriter
+from ninefold.fragments.records import ChunkRecord
+from ninefold.placement.rendezvous import StoreInfo, place
+
+__all__ = ["ChunkIO", "ChunkRecord", "ChunkWriter"]
+
+log = logging.getLogger("ninefold.chunks")
+
+UNIT_BYTES = 256 * 1024
+#: stripes (EC) or blocks (replicas) fetched per read round trip
+READ_BATCH_STRIPES = 4
+READ_BATCH_BLOCKS = 16
+
+
+class ChunkWriter:
+    """Streams one chunk into its placed fragment writers; see the module docstring."""
+
+    def __init__(self, io: ChunkIO, scheme: Scheme) -> None:
+        self._io = io
+        self._scheme = scheme
+        self.chunk_id = secrets.token_hex(16)
+        self._placed = place(self.chunk_id, io.store_infos, scheme.width)
+        self._writers: list[FragmentWriter | None] = [None] * scheme.width
+        self._opened = False
+        self._buffer = bytearray()
+        self._size = 0
+        self._block_size = 0
+        self._codec = io.codec(scheme) if scheme.kind == "ec" else None
+        self._stripe = self._codec.stripe_bytes if self._codec else UNIT_BYTES
+
+    async def _open(self) -> None:
+        async def one(i: int) -> None:
+            try:
+                self._writers[i] = await self._io.stores[self._placed[i]].open_writer(
+                    FragmentId(self.chunk_id, i)
+                )
+            except (StorageError, OSError, KeyError) as exc:
+                log.warning("chunk %s: cannot open fragment %d: %s", self.chunk_id, i, exc)
+
+        await asyncio.gather(*(one(i) for i in range(self._scheme.width)))
+        self._opened = True
+        await self._check_quorum()
+
+    async def _check_quorum(self) -> None:
+        alive = sum(w is not None for w in self._writers)
+        if alive < self._scheme.write_quorum:
+            await self.abort()
+            raise WriteQuorumFailed(
+                f"only {alive} of {self._scheme.width} fragment stores accepted the write "
+                f"(need {self._scheme.write_quorum})"
+            )
+
+    async def _write_stripe(self, stripe: bytes) -> None:
+        if not self._opened:
+            await self._open()
+        if self._codec is not None:
+            codec = self._codec
+            blocks = await asyncio.get_running_loop().run_in_executor(
+                self._io.executor, codec.encode, stripe
+            )
+        else:
+            blocks = [stripe] * self._scheme.width
+        if not self._block_size:
+            self._block_size = len(blocks[0])
+
+        async def one(i: int) -> None:
+            writer = self._writers[i]
+            if writer is None:
+                return
+            try:
+                await writer.write_block(blocks[i])
+            except (StorageError, OSError) as exc:
+                log.warning("chunk %s: fragment %d failed: %s", self.chunk_id, i, exc)
+                self._writers[i] = None
+                await writer.abort()
+
+        await asyncio.gather(*(one(i) for i in range(self._scheme.width)))
+        await self._check_quorum()
+
+    async def write(self, data: bytes | memoryview) -> None:
+        self._size += len(data)
+        self._buffer += data
+        while len(self._buffer) >= self._stripe:
+            stripe = bytes(self._buffer[: self._stripe])
+            del self._buffer[: self._stripe]
+            await self._write_stripe(stripe)
+
+    async def commit(self) -> ChunkRecord:
+        if self._buffer or not self._opened:
+            stripe, self._buffer = bytes(self._buffer), bytearray()
+            await self._write_stripe(stripe)
+
+        async def one(i: int) -> bool:
+            writer = self._writers[i]
+            if writer is None:
+                return False
+            try:
+                await writer.commit()
+            except (StorageError, OSError) as exc:
+                log.warning("chunk %s: fragment %d commit failed: %s", self.chunk_id, i, exc)
+                self._writers[i] = None
+                return False
+            return True
+
+        done = await asyncio.gather(*(one(i) for i in range(self._scheme.width)))
+        record = ChunkRecord(
+            chunk_id=self.chunk_id,
+            size=self._size,
+            scheme=self._scheme.name,
+            block_size=self._block_size,
+            stores=tuple(s if ok else "" for s, ok in zip(self._placed, done, strict=True)),
+        )
+        if sum(done) < self._scheme.write_quorum:
+            await self._io.delete(record)
+            raise WriteQuorumFailed(
+                f"only {sum(done)} fragments became durable (need {self._scheme.write_quorum})"
+            )
+        return record
+
+    async def abort(self) -> None:
+        writers, self._writers = self._writers, [None] * self._scheme.width
+        await asyncio.gather(*(w.abort() for w in writers if w is not None))
+
+
+class ChunkIO:
+    """Writes and reads chunks over a set of fragment stores."""
+
+    def __init__(
+        self,
+        stores: Mapping[str, FragmentStore],
+        store_infos: Sequence[StoreInfo],
+        executor: Executor | None = None,
+        on_degraded: Callable[[ChunkRecord], None] | None = None,
+        hedge_after_s: float = 0.25,
+    ) -> None:
+        self.stores = stores
+        self.store_infos = list(store_infos)
+        self.executor = executor
+        self.on_degraded = on_degraded
+        #: how long the data fragments may take before parity is asked as well
+        self.hedge_after_s = hedge_after_s
+        self._codecs: dict[str, ECCodec] = {}
+
+    def codec(self, scheme: Scheme) -> ECCodec:
+        codec = self._codecs.get(scheme.name)
+        if codec is None:
+            codec = self._codecs[scheme.name] = ECCodec(scheme.k, scheme.m, UNIT_BYTES)
+        return codec
+
+    def new_chunk_writer(self, scheme: Scheme) -> ChunkWriter:
+        return ChunkWriter(self, scheme)
+
+    async def _blocks(
+        self, record: ChunkRecord, index: int, first: int, count: int
+    ) -> list[bytes] | None:
+        """Verified blocks of fragment ``index``, or None when they cannot be had."""
+        store = self.stores.get(record.stores[index]) if record.stores[index] else None
+        if store is None:
+            return None
+        try:
+            blocks = await store.read_blocks(FragmentId(record.chunk_id, index), first, count)
+        except (StorageError, OSError) as exc:
+            log.log(
+                logging.DEBUG if isinstance(exc, FragmentNotFound) else logging.WARNING,
+                "chunk %s fragment %d: %s",
+                record.chunk_id,
+                index,
+                exc,
+            )
+            return None
+        return blocks if len(blocks) == count else None
+
+    def _degraded(self, record: ChunkRecord) -> None:
+        if self.on_degraded is not None:
+            self.on_degraded(record)
+
+    async def read(self, record: ChunkRecord, offset: int, length: int) -> AsyncIterator[bytes]:
+        """Yield exactly bytes ``[offset, offset + length)`` of the chunk."""
+        if length <= 0:
+            return
+        if offset < 0 or offset + length > record.size:
+            raise ValueError("range outside the chunk")
+        scheme = Scheme.parse(record.scheme)
+        if scheme.kind == "ec":
+            pieces = self._read_ec(record, scheme, offset, length)
+        else:
+            pieces = self._read_rep(record, scheme, offset, length)
+        async for piece in pieces:
+            yield piece
+
+    async def _read_ec(
+        self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
+    ) -> AsyncIterator[bytes]:
+        codec = self.codec(scheme)
+        stripe_bytes = codec.stripe_bytes
+        first = offset // stripe_bytes
+        last = (offset + length - 1) // stripe_bytes
+        loop = asyncio.get_running_loop()
+        for batch_start in range(first, last + 1, READ_BATCH_STRIPES):
+            count = min(READ_BATCH_STRIPES, last + 1 - batch_start)
+            fetched = await self._fetch_any_k(record, scheme, batch_start, count)
+            for n in range(count):
+                stripe_no = batch_start + n
+                frags = {i: blocks[n] for i, blocks in fetched.items()}
+                stripe = await loop.run_in_executor(self.executor, codec.decode, frags)
+                expected = min(stripe_bytes, record.size - stripe_no * stripe_bytes)
+                if len(stripe) != expected:
+                    raise DataUnavailable(f"chunk {record.chunk_id}: stripe {stripe_no} is short")
+                base = stripe_no * stripe_bytes
+                lo = max(offset, base) - base
+                hi = min(offset + length, base + expected) - base
+                yield stripe[lo:hi] if (lo, hi) != (0, expected) else stripe
+
+    async def _fetch_any_k(
+        self, record: ChunkRecord, scheme: Scheme, first: int, count: int
+    ) -> dict[int, list[bytes]]:
+        """Blocks of any k fragments: the data fragments first; parity too as soon as one of
+        them fails, or when they have not all answered within ``hedge_after_s`` (a hung or slow
+        store then costs at most that delay, not a timeout). The losers are cancelled."""
+        tasks = {
+            asyncio.ensure_future(self._blocks(record, i, first, count)): i for i in range(scheme.k)
+        }
+        fetched: dict[int, list[bytes]] = {}
+        hedged = False
+        try:
+            while len(fetched) < scheme.k:
+                if not tasks:
+                    raise DataUnavailable(
+                        f"chunk {record.chunk_id}: only {len(fetched)} of {scheme.width} "
+                        f"fragments readable, {scheme.k} needed"
+                    )
+                done, _ = await asyncio.wait(
+                    tasks,
+                    timeout=None if hedged else self.hedge_after_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                failed = False
+                for task in done:
+                    index = tasks.pop(task)
+                    blocks = task.result()
+                    if blocks is None:
+                        failed = True
+                    else:
+                        fetched[index] = blocks
+                if not hedged and (failed or not done) and len(fetched) < scheme.k:
+                    hedged = True
+                    self._degraded(record)
+                    for i in range(scheme.k, scheme.width):
+                        tasks[asyncio.ensure_future(self._blocks(record, i, first, count))] = i
+        finally:
+            for task in tasks:
+                task.cancel()
+        return fetched
+
+    async def _read_rep(
+        self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
+    ) -> AsyncIterator[bytes]:
+        first = offset // UNIT_BYTES
+        last = (offset + length - 1) // UNIT_BYTES
+        for batch_start in range(first, last + 1, READ_BATCH_BLOCKS):
+            count = min(READ_BATCH_BLOCKS, last + 1 - batch_start)
+            # one copy is "k": the others are asked on failure or after the hedge delay
+            fetched = await self._fetch_any_k(record, scheme, batch_start, count)
+            blocks = next(iter(fetched.values()))
+            for n, block in enumerate(blocks):
+                base = (batch_start + n) * UNIT_BYTES
+                lo = max(offset, base) - base
+                hi = min(offset + length, base + len(block)) - base
+                yield block[lo:hi] if (lo, hi) != (0, len(block)) else block
+
+    async def delete(self, record: ChunkRecord) -> int:
+        """Remove every fragment of the chunk (best effort); returns how many were removed."""
+
+        async def one(i: int, store_id: str) -> bool:
+            store = self.stores.get(store_id)
+            if store is None:
+                return False
+            try:
+                return await store.delete(FragmentId(record.chunk_id, i))
+            except (StorageError, OSError):
+                return False
+
+        done = await asyncio.gather(*(one(i, s) for i, s in enumerate(record.stores) if s))
+        return sum(done)

@@ -1,0 +1,178 @@
+"""Multipart uploads: create, upload part (and part copy), list, complete, abort.
+
+Each part is stored as its own chunks as it arrives; CompleteMultipartUpload re-attaches the
+chosen parts' chunks to the new object version in one metadata transaction (no byte is copied),
+and every part left out goes to GC in that same transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import secrets
+import time
+from collections.abc import AsyncIterator
+
+from ninefold.coordinator.objects import BodyCheck, ObjectService, PutSpec
+from ninefold.coordinator.writer import BodySource, IteratorBody
+from ninefold.core import errors
+from ninefold.core.checksums import b64, new_hasher
+from ninefold.meta.models import ObjectVersion, Part, Upload
+
+__all__ = ["MAX_PART_NUMBER", "MultipartService"]
+
+MAX_PART_NUMBER = 10_000
+
+
+class MultipartService:
+    def __init__(self, objects: ObjectService) -> None:
+        self.objects = objects
+        self.meta = objects.meta
+
+    async def create(self, bucket: str, key: str, spec: PutSpec, checksum_algorithm: str) -> Upload:
+        await self.objects.require_bucket(bucket)
+        upload = Upload(
+            upload_id=secrets.token_urlsafe(32),
+            bucket=bucket,
+            key=key,
+            created_at=time.time(),
+            owner=spec.owner,
+            content_type=spec.content_type,
+            headers=spec.headers,
+            user_meta=spec.user_meta,
+            checksum_algorithm=checksum_algorithm,
+            storage_class=spec.storage_class,
+        )
+        await self.meta.create_upload(upload)
+        return upload
+
+    async def require_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
+        upload = await self.meta.get_upload(bucket, key, upload_id)
+        if upload is None:
+            await self.objects.require_bucket(bucket)
+            raise errors.NoSuchUpload(UploadId=upload_id)
+        return upload
+
+    async def upload_part(
+        self,
+        upload: Upload,
+        part_number: int,
+        body: BodySource,
+        algorithms: tuple[str, ...],
+        check: BodyCheck,
+    ) -> Part:
+        _check_part_number(part_number)
+        chunks, hasher, checksums = await self.objects.store_body(body, algorithms, check)
+        part = Part(
+            upload_id=upload.upload_id,
+            part_number=part_number,
+            size=hasher.size,
+            etag=hasher.md5.hexdigest(),
+            last_modified=time.time(),
+            checksums=checksums,
+            chunks=chunks,
+        )
+        try:
+            await self.meta.put_part(part)
+        except BaseException:
+            await self.meta.gc_queue_chunks(list(chunks))
+            raise
+        return part
+
+    async def upload_part_copy(
+        self, upload: Upload, part_number: int, source: ObjectVersion, start: int, length: int
+    ) -> Part:
+        _check_part_number(part_number)
+        body: AsyncIterator[bytes] = self.objects.read(source, start, length)
+        algorithms = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
+        return await self.upload_part(
+            upload, part_number, IteratorBody(body), algorithms, lambda h: h.checksums_b64()
+        )
+
+    async def list_parts(self, upload: Upload, *, after: int, max_parts: int) -> list[Part]:
+        return await self.meta.list_parts(upload.upload_id, after=after, max_parts=max_parts)
+
+    async def complete(
+        self, upload: Upload, requested: list[tuple[int, str, dict[str, str]]]
+    ) -> ObjectVersion:
+        """Complete with ``[(part_number, etag, {algorithm: b64 checksum}), ...]`` as sent."""
+        if not requested:
+            raise errors.MalformedXML("CompleteMultipartUpload must name at least one part.")
+        numbers = [n for n, _, _ in requested]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise errors.InvalidPartOrder()
+        stored = {
+            p.part_number: p
+            for p in await self.meta.list_parts(
+                upload.upload_id, after=0, max_parts=MAX_PART_NUMBER
+            )
+        }
+        parts: list[Part] = []
+        for number, etag, sums in requested:
+            part = stored.get(number)
+            if part is None or etag.strip().strip('"') != part.etag:
+                raise errors.InvalidPart(PartNumber=str(number), ETag=etag)
+            for algorithm, value in sums.items():
+                if part.checksums.get(algorithm) not in (None, value):
+                    raise errors.InvalidPart(PartNumber=str(number), ETag=etag)
+            parts.append(part)
+        for part in parts[:-1]:
+            if part.size < self.objects.settings.min_part_size_bytes:
+                raise errors.EntityTooSmall(
+                    ProposedSize=str(part.size),
+                    MinSizeAllowed=str(self.objects.settings.min_part_size_bytes),
+                    PartNumber=str(part.part_number),
+                    ETag=part.etag,
+                )
+        md5s = b"".join(bytes.fromhex(p.etag) for p in parts)
+        etag = f"{hashlib.md5(md5s).hexdigest()}-{len(parts)}"
+        checksums: dict[str, str] = {}
+        algorithm = upload.checksum_algorithm
+        if algorithm and all(algorithm in p.checksums for p in parts):
+            composite = new_hasher(algorithm)
+            for p in parts:
+                composite.update(base64.b64decode(p.checksums[algorithm]))
+            checksums = {algorithm: f"{b64(composite.digest())}-{len(parts)}", "type": "COMPOSITE"}
+        obj = ObjectVersion(
+            bucket=upload.bucket,
+            key=upload.key,
+            size=sum(p.size for p in parts),
+            etag=etag,
+            last_modified=time.time(),
+            content_type=upload.content_type,
+            headers=upload.headers,
+            user_meta=upload.user_meta,
+            checksums=checksums,
+            storage_class=upload.storage_class,
+            part_sizes=tuple(p.size for p in parts),
+            owner=upload.owner,
+            chunks=tuple(c for p in parts for c in p.chunks),
+        )
+        await self.meta.complete_upload(upload, obj, numbers)
+        return obj
+
+    async def abort(self, upload: Upload) -> None:
+        if not await self.meta.abort_upload(upload.upload_id):
+            raise errors.NoSuchUpload(UploadId=upload.upload_id)
+
+    async def list_uploads(
+        self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> list[Upload]:
+        await self.objects.require_bucket(bucket)
+        return await self.meta.list_uploads(
+            bucket,
+            prefix=prefix,
+            key_marker=key_marker,
+            upload_id_marker=upload_id_marker,
+            max_uploads=max_uploads,
+        )
+
+
+def _check_part_number(number: int) -> None:
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise errors.InvalidArgument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+            ArgumentName="partNumber",
+            ArgumentValue=str(number),
+        )

@@ -1,0 +1,199 @@
+"""Object operations across metadata and fragment stores: put, get, copy, delete, list.
+
+The metadata commit is the linearization point: bytes are durable in their fragments before
+``MetaStore.put_object`` runs, and a failure before it leaves only orphans for GC.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.coordinator.writer import BodySource, IteratorBody, write_body
+from ninefold.core import errors
+from ninefold.core.checksums import MultiHasher
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.models import Bucket, ListPage, ObjectVersion
+from ninefold.meta.store import MetaStore
+
+__all__ = ["BodyCheck", "ObjectService", "PutSpec"]
+
+#: called with the finished hasher; raises an S3 error when a declared digest does not match,
+#: otherwise returns the checksums to store ({"crc32": b64, ...})
+BodyCheck = Callable[[MultiHasher], dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PutSpec:
+    """What a PUT/COPY says about the new object besides its bytes."""
+
+    content_type: str = "binary/octet-stream"
+    headers: dict[str, str] = field(default_factory=dict)
+    user_meta: dict[str, str] = field(default_factory=dict)
+    storage_class: str = "STANDARD"
+    owner: str = ""
+
+
+class ObjectService:
+    """The coordinator: one object operation across metadata, placement, codec and stores."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        chunkio: ChunkIO,
+        settings: CoordinatorSettings,
+        executor: Executor | None = None,
+    ) -> None:
+        self.meta = meta
+        self.chunkio = chunkio
+        self.settings = settings
+        self.executor = executor
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    async def require_bucket(self, name: str) -> Bucket:
+        bucket = await self.meta.get_bucket(name)
+        if bucket is None:
+            raise errors.NoSuchBucket(BucketName=name)
+        return bucket
+
+    # -- writing ------------------------------------------------------------------------------
+
+    async def store_body(
+        self, body: BodySource, algorithms: tuple[str, ...], check: BodyCheck
+    ) -> tuple[tuple[ChunkRecord, ...], MultiHasher, dict[str, str]]:
+        """Stream ``body`` into durable chunks and verify it; nothing is visible yet."""
+        hasher = MultiHasher(algorithms)
+        chunks = await write_body(
+            body,
+            self.chunkio,
+            self.settings,
+            hasher,
+            self.executor,
+            self.meta.gc_queue_chunks,
+            limit=self.settings.max_put_size_bytes,
+        )
+        try:
+            checksums = check(hasher)
+        except BaseException:
+            await self.meta.gc_queue_chunks(list(chunks))
+            raise
+        return chunks, hasher, checksums
+
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: BodySource,
+        spec: PutSpec,
+        algorithms: tuple[str, ...],
+        check: BodyCheck,
+    ) -> ObjectVersion:
+        await self.require_bucket(bucket)
+        chunks, hasher, checksums = await self.store_body(body, algorithms, check)
+        if checksums:
+            checksums = {**checksums, "type": "FULL_OBJECT"}
+        obj = ObjectVersion(
+            bucket=bucket,
+            key=key,
+            size=hasher.size,
+            etag=hasher.md5.hexdigest(),
+            last_modified=time.time(),
+            content_type=spec.content_type,
+            headers=spec.headers,
+            user_meta=spec.user_meta,
+            checksums=checksums,
+            storage_class=spec.storage_class,
+            owner=spec.owner,
+            chunks=chunks,
+        )
+        await self.commit(obj)
+        return obj
+
+    async def commit(self, obj: ObjectVersion) -> None:
+        """The linearization point; on failure the chunks become orphans for GC."""
+        try:
+            await self.meta.put_object(obj)
+        except BaseException:
+            await self.meta.gc_queue_chunks(list(obj.chunks))
+            raise
+
+    async def copy_object(
+        self, source: ObjectVersion, bucket: str, key: str, spec: PutSpec
+    ) -> ObjectVersion:
+        """Copy by re-writing the bytes into fresh chunks (no shared fragments between versions)."""
+        await self.require_bucket(bucket)
+        algorithms = tuple(a for a in source.checksums if a != "type")
+        body = IteratorBody(self.read(source, 0, source.size))
+        chunks, hasher, _ = await self.store_body(body, algorithms, lambda h: h.checksums_b64())
+        checksums = hasher.checksums_b64()
+        if checksums:
+            checksums["type"] = "FULL_OBJECT"
+        obj = ObjectVersion(
+            bucket=bucket,
+            key=key,
+            size=hasher.size,
+            etag=hasher.md5.hexdigest(),
+            last_modified=time.time(),
+            content_type=spec.content_type,
+            headers=spec.headers,
+            user_meta=spec.user_meta,
+            checksums=checksums,
+            storage_class=spec.storage_class,
+            owner=spec.owner,
+            chunks=chunks,
+        )
+        await self.commit(obj)
+        return obj
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def head_object(self, bucket: str, key: str) -> ObjectVersion:
+        obj = await self.meta.get_object(bucket, key)
+        if obj is None:
+            await self.require_bucket(bucket)
+            raise errors.NoSuchKey(Key=key)
+        return obj
+
+    async def read(self, obj: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
+        """Yield bytes ``[start, start + length)`` of ``obj``, chunk by chunk, stripe by stripe."""
+        offset = 0
+        end = start + length
+        for chunk in obj.chunks:
+            chunk_end = offset + chunk.size
+            if chunk_end > start and offset < end:
+                lo = max(start, offset) - offset
+                hi = min(end, chunk_end) - offset
+                async for piece in self.chunkio.read(chunk, lo, hi - lo):
+                    yield piece
+            offset = chunk_end
+            if offset >= end:
+                break
+
+    # -- deleting and listing -----------------------------------------------------------------
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        await self.meta.delete_object(bucket, key)
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
+    ) -> ListPage:
+        await self.require_bucket(bucket)
+        return await self.meta.list_objects(
+            bucket, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+        )
+
+    # -- garbage collection -------------------------------------------------------------------
+
+    async def collect_garbage(self, *, now: float | None = None, limit: int = 500) -> int:
+        """Delete the fragments of chunks queued longer ago than the grace period."""
+        cutoff = (now if now is not None else time.time()) - self.settings.gc_grace_s
+        items = await self.meta.gc_pending(cutoff, limit)
+        for item in items:
+            await self.chunkio.delete(item.chunk)
+        await self.meta.gc_done([item.gc_id for item in items])
+        return len(items)

@@ -1,0 +1,140 @@
+"""Streams an object body into chunks: hashing, small-vs-EC decision, chunk boundaries.
+
+Memory is bounded by ``io_buffer_bytes`` plus what the chunk writer holds (about two stripes):
+the body is never held whole. Hashing (MD5 for the ETag, plus any S3 checksums) runs in the
+executor on large buffers, concurrently with the erasure-coding write of the same buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import Executor
+from typing import Protocol
+
+from ninefold.coordinator.chunks import ChunkIO, ChunkWriter
+from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.core import errors
+from ninefold.core.checksums import MultiHasher
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.records import ChunkRecord
+
+__all__ = ["BodySource", "DataWriter", "IteratorBody", "write_body"]
+
+
+class BodySource(Protocol):
+    async def read(self) -> bytes:
+        """The next piece of the body; ``b""`` at its end. Raises S3 errors on bad framing."""
+        ...
+
+
+class IteratorBody:
+    """Adapts an async iterator of bytes (e.g. a read of another object) to :class:`BodySource`."""
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self._source = source
+
+    async def read(self) -> bytes:
+        try:
+            return await anext(self._source)
+        except StopAsyncIteration:
+            return b""
+
+
+class DataWriter:
+    """Cuts a byte stream into chunks and writes them through :class:`ChunkIO`."""
+
+    def __init__(self, chunkio: ChunkIO, settings: CoordinatorSettings) -> None:
+        self._io = chunkio
+        self._settings = settings
+        self._pending = bytearray()  # bytes held back until we know the object is not small
+        self._writer: ChunkWriter | None = None
+        self._in_chunk = 0
+        self._done: list[ChunkRecord] = []
+        self._ec = Scheme.parse(settings.ec_scheme)
+
+    async def write(self, data: bytes | memoryview) -> None:
+        if self._writer is None and not self._done:
+            self._pending += data
+            if len(self._pending) <= self._settings.small_object_max_bytes:
+                return
+            data, self._pending = bytes(self._pending), bytearray()
+        view = memoryview(data)
+        while view:
+            if self._writer is None:
+                self._writer = self._io.new_chunk_writer(self._ec)
+                self._in_chunk = 0
+            room = self._settings.chunk_size_bytes - self._in_chunk
+            piece, view = view[:room], view[room:]
+            await self._writer.write(piece)
+            self._in_chunk += len(piece)
+            if self._in_chunk >= self._settings.chunk_size_bytes:
+                writer, self._writer = self._writer, None
+                self._done.append(await writer.commit())
+
+    async def finish(self) -> tuple[ChunkRecord, ...]:
+        if self._writer is None and not self._done:
+            if not self._pending:
+                return ()
+            writer = self._io.new_chunk_writer(Scheme.parse(self._settings.small_scheme))
+            self._writer = writer
+            await writer.write(bytes(self._pending))
+            self._pending = bytearray()
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            self._done.append(await writer.commit())
+        return tuple(self._done)
+
+    async def abort(self) -> list[ChunkRecord]:
+        """Abort the chunk in progress; returns committed chunks, which the caller must GC."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            await writer.abort()
+        done, self._done = self._done, []
+        return done
+
+
+async def write_body(
+    body: BodySource,
+    chunkio: ChunkIO,
+    settings: CoordinatorSettings,
+    hasher: MultiHasher,
+    executor: Executor | None,
+    on_orphans: Callable[[list[ChunkRecord]], Awaitable[None]],
+    *,
+    limit: int,
+) -> tuple[ChunkRecord, ...]:
+    """Read ``body`` to its end, hashing and storing it; returns the committed chunks.
+
+    On any failure the chunks already committed are handed to ``on_orphans`` (GC) and the error
+    propagates: nothing references them, nothing is visible.
+    """
+    loop = asyncio.get_running_loop()
+    writer = DataWriter(chunkio, settings)
+    buffer = bytearray()
+
+    async def flush(data: bytes) -> None:
+        hashing = loop.run_in_executor(executor, hasher.update, data)
+        await asyncio.gather(hashing, writer.write(data))
+
+    try:
+        total = 0
+        while True:
+            piece = await body.read()
+            if not piece:
+                break
+            total += len(piece)
+            if total > limit:
+                raise errors.EntityTooLarge()
+            buffer += piece
+            if len(buffer) >= settings.io_buffer_bytes:
+                data, buffer = bytes(buffer), bytearray()
+                await flush(data)
+        if buffer:
+            await flush(bytes(buffer))
+        return await writer.finish()
+    except BaseException:
+        orphans = await writer.abort()
+        if orphans:
+            await on_orphans(orphans)
+        raise

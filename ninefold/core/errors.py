@@ -1,0 +1,186 @@
+"""The one error tree of Ninefold.
+
+Every failure a client can see is an :class:`S3Error` subclass carrying the S3 error code, the HTTP
+status and a human message. Lower layers raise these (or :class:`StorageError` for internal storage
+trouble, which the API maps to ``InternalError``/``ServiceUnavailable``); exactly one function in
+``ninefold.api`` turns them into XML responses. Nothing here knows about HTTP libraries.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class NinefoldError(Exception):
+    """Root of every error Ninefold raises on purpose."""
+
+
+class StorageError(NinefoldError):
+    """Internal storage failure (I/O error, corrupt fragment, lost quorum)."""
+
+
+class CorruptFragment(StorageError):
+    """A fragment failed its checksum, or its header is unreadable."""
+
+
+class FragmentNotFound(StorageError):
+    """A fragment that metadata references is missing from its store."""
+
+
+class DataUnavailable(StorageError):
+    """Fewer fragments of a chunk are readable than its scheme needs: the bytes cannot be served."""
+
+
+class WriteQuorumFailed(StorageError):
+    """Fewer fragments became durable than the scheme's write quorum: the write is refused."""
+
+
+class S3Error(NinefoldError):
+    """An error with an S3 code and HTTP status; the message may be overridden per raise."""
+
+    code: ClassVar[str] = "InternalError"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "We encountered an internal error. Please try again."
+
+    def __init__(self, message: str | None = None, **extra: str) -> None:
+        self.message = message or self.default_message
+        #: extra XML elements for the error body (e.g. BucketName, Key, UploadId)
+        self.extra = extra
+        super().__init__(f"{self.code}: {self.message}")
+
+
+def _e(code: str, status: int, message: str) -> type[S3Error]:
+    return type(code, (S3Error,), {"code": code, "status": status, "default_message": message})
+
+
+AccessDenied = _e("AccessDenied", 403, "Access Denied")
+AuthorizationHeaderMalformed = _e(
+    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed."
+)
+AuthorizationQueryParametersError = _e(
+    "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."
+)
+BadDigest = _e("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+BucketAlreadyExists = _e("BucketAlreadyExists", 409, "The requested bucket name is not available.")
+BucketAlreadyOwnedByYou = _e(
+    "BucketAlreadyOwnedByYou",
+    409,
+    "Your previous request to create the named bucket succeeded and you already own it.",
+)
+BucketNotEmpty = _e("BucketNotEmpty", 409, "The bucket you tried to delete is not empty.")
+EntityTooLarge = _e(
+    "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."
+)
+EntityTooSmall = _e(
+    "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."
+)
+ExpiredToken = _e("ExpiredToken", 400, "The provided token has expired.")
+IncompleteBody = _e(
+    "IncompleteBody",
+    400,
+    "You did not provide the number of bytes specified by the Content-Length.",
+)
+InternalError = _e("InternalError", 500, "We encountered an internal error. Please try again.")
+InvalidAccessKeyId = _e(
+    "InvalidAccessKeyId", 403, "The AWS access key Id you provided does not exist in our records."
+)
+InvalidArgument = _e("InvalidArgument", 400, "Invalid Argument")
+InvalidBucketName = _e("InvalidBucketName", 400, "The specified bucket is not valid.")
+InvalidDigest = _e("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
+InvalidPart = _e(
+    "InvalidPart",
+    400,
+    "One or more of the specified parts could not be found. The part may not have been uploaded, "
+    "or the specified entity tag may not match the part's entity tag.",
+)
+InvalidPartOrder = _e("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
+InvalidRange = _e("InvalidRange", 416, "The requested range is not satisfiable")
+InvalidRequest = _e("InvalidRequest", 400, "Invalid Request")
+KeyTooLongError = _e("KeyTooLongError", 400, "Your key is too long")
+MalformedXML = _e(
+    "MalformedXML",
+    400,
+    "The XML you provided was not well-formed or did not validate against our published schema.",
+)
+MetadataTooLarge = _e(
+    "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size."
+)
+MethodNotAllowed = _e(
+    "MethodNotAllowed", 405, "The specified method is not allowed against this resource."
+)
+MissingContentLength = _e(
+    "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
+)
+NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
+NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")
+NoSuchUpload = _e(
+    "NoSuchUpload",
+    404,
+    "The specified upload does not exist. The upload ID may be invalid, or the upload may have "
+    "been aborted or completed.",
+)
+NotImplementedOp = type(
+    "NotImplemented",
+    (S3Error,),
+    {
+        "code": "NotImplemented",
+        "status": 501,
+        "default_message": "A header or query you provided implies functionality that is not "
+        "implemented.",
+    },
+)
+NotModified = _e("NotModified", 304, "Not Modified")
+PreconditionFailed = _e(
+    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"
+)
+RequestHeaderSectionTooLarge = _e(
+    "RequestHeaderSectionTooLarge",
+    400,
+    "Your request header section exceeds the maximum allowed size.",
+)
+RequestTimeTooSkewed = _e(
+    "RequestTimeTooSkewed",
+    403,
+    "The difference between the request time and the current time is too large.",
+)
+ServiceUnavailable = _e(
+    "ServiceUnavailable", 503, "Please reduce your request rate or try again later."
+)
+SignatureDoesNotMatch = _e(
+    "SignatureDoesNotMatch",
+    403,
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your key and signing method.",
+)
+SlowDown = _e("SlowDown", 503, "Please reduce your request rate.")
+XAmzContentSHA256Mismatch = _e(
+    "XAmzContentSHA256Mismatch",
+    400,
+    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+)
+InvalidChecksum = _e(
+    "InvalidRequest", 400, "The checksum you specified did not match the calculated checksum."
+)
+BadChecksum = _e("BadDigest", 400, "The checksum you specified did not match what we received.")
+IllegalLocationConstraintException = _e(
+    "IllegalLocationConstraintException", 400, "The location constraint is not valid here."
+)
+InvalidPartNumber = _e("InvalidPartNumber", 416, "The requested partnumber is not satisfiable")
+InvalidURI = _e("InvalidURI", 400, "Couldn't parse the specified URI.")
+InvalidStorageClass = _e(
+    "InvalidStorageClass", 400, "The storage class you specified is not valid."
+)
+NoSuchVersion = _e(
+    "NoSuchVersion",
+    404,
+    "The version ID specified in the request does not match an existing version.",
+)
+UnsupportedChecksum = _e(
+    "InvalidRequest", 400, "The checksum algorithm you specified is not supported."
+)
+
+__all__ = [
+    name
+    for name, value in list(globals().items())
+    if isinstance(value, type) and issubclass(value, NinefoldError)
+]

@@ -1,0 +1,220 @@
+"""DiskFragmentStore: the FragmentStore of one local drive directory.
+
+Committed fragments live at ``root/frag/<2 hex>/<chunk_id>.<index>``; writes go to ``root/tmp``
+and are renamed into place after fsync, then the directory is fsynced. All blocking I/O runs in
+the executor. Fragment ids are validated before any path is built from them; a vanished or
+unreadable drive is reported as StorageError / FragmentNotFound, never as a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import TypeVar
+
+from ninefold.core.errors import CorruptFragment, FragmentNotFound, StorageError
+from ninefold.fragments.format import (
+    HEADER_BYTES,
+    RECORD_OVERHEAD,
+    block_offset,
+    build_header,
+    frame_block,
+    parse_header,
+    unframe_record,
+)
+from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId, FragmentInfo, StoreHealth
+
+__all__ = ["DiskFragmentStore"]
+
+T = TypeVar("T")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _DiskWriter:
+    def __init__(self, store: DiskFragmentStore, fragment_id: FragmentId) -> None:
+        self._store = store
+        self._id = fragment_id
+        self._tmp = store.root / "tmp" / f"{fragment_id}.{secrets.token_hex(6)}"
+        self._file: int | None = None
+        self._block_size = 0
+        self._blocks = 0
+        self._size = 0
+        self._short = False
+
+    def _write(self, block: bytes) -> None:
+        if self._file is None:
+            if not self._store.root.is_dir():
+                raise StorageError(f"{self._store.store_id}: drive {self._store.root} is gone")
+            self._tmp.parent.mkdir(exist_ok=True)
+            self._file = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self._block_size = len(block)
+            os.write(self._file, build_header(self._block_size))
+        if self._short or len(block) > self._block_size:
+            raise StorageError("only the last block of a fragment may differ in size")
+        self._short = len(block) < self._block_size
+        os.writev(self._file, [frame_block(block), block])
+        self._blocks += 1
+        self._size += len(block)
+
+    async def write_block(self, block: bytes) -> None:
+        try:
+            await self._store.run(self._write, block)
+        except OSError as exc:
+            raise StorageError(f"{self._store.store_id}: write failed: {exc}") from exc
+
+    def _commit(self) -> FragmentInfo:
+        if self._file is None:
+            raise StorageError("a fragment needs at least one block")
+        os.fsync(self._file)
+        os.close(self._file)
+        self._file = None
+        final = self._store.path_of(self._id)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._tmp, final)
+        _fsync_dir(final.parent)
+        return FragmentInfo(self._id, self._block_size, self._blocks, self._size)
+
+    async def commit(self) -> FragmentInfo:
+        try:
+            return await self._store.run(self._commit)
+        except OSError as exc:
+            await self.abort()
+            raise StorageError(f"{self._store.store_id}: commit failed: {exc}") from exc
+
+    def _abort(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+    async def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            await self._store.run(self._abort)
+
+
+class DiskFragmentStore:
+    """FragmentStore over one directory (see module docstring)."""
+
+    def __init__(self, store_id: str, root: Path, executor: Executor | None = None) -> None:
+        self._store_id = store_id
+        self.root = root
+        self._executor = executor
+
+    @property
+    def store_id(self) -> str:
+        return self._store_id
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def path_of(self, fragment_id: FragmentId) -> Path:
+        name = str(fragment_id)
+        if not FRAGMENT_ID_RE.match(name):
+            raise ValueError(f"invalid fragment id {name!r}")
+        return self.root / "frag" / name[:2] / name
+
+    async def open_writer(self, fragment_id: FragmentId) -> _DiskWriter:
+        self.path_of(fragment_id)  # validates the id
+        return _DiskWriter(self, fragment_id)
+
+    def _read_blocks(self, fragment_id: FragmentId, first: int, count: int) -> list[bytes]:
+        path = self.path_of(fragment_id)
+        try:
+            with open(path, "rb", buffering=0) as f:
+                block_size = parse_header(f.read(HEADER_BYTES))
+                f.seek(block_offset(first, block_size))
+                data = f.read(count * (RECORD_OVERHEAD + block_size))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise FragmentNotFound(f"{self._store_id}: {fragment_id} not found") from exc
+        except OSError as exc:
+            raise StorageError(f"{self._store_id}: read failed: {exc}") from exc
+        blocks = []
+        view = memoryview(data)
+        pos = 0
+        for _ in range(count):
+            if pos >= len(data):
+                break
+            payload, used = unframe_record(
+                bytes(view[pos : pos + RECORD_OVERHEAD + block_size]), block_size
+            )
+            blocks.append(payload)
+            pos += used
+            if len(payload) < block_size:
+                break
+        return blocks
+
+    async def read_blocks(self, fragment_id: FragmentId, first: int, count: int) -> list[bytes]:
+        return await self.run(self._read_blocks, fragment_id, first, count)
+
+    def _head(self, fragment_id: FragmentId) -> FragmentInfo | None:
+        path = self.path_of(fragment_id)
+        try:
+            with open(path, "rb") as f:
+                block_size = parse_header(f.read(HEADER_BYTES))
+                total = os.fstat(f.fileno()).st_size - HEADER_BYTES
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except CorruptFragment:
+            raise
+        except OSError as exc:
+            raise StorageError(f"{self._store_id}: head failed: {exc}") from exc
+        record = RECORD_OVERHEAD + block_size
+        full, rest = divmod(total, record)
+        blocks = full + (1 if rest else 0)
+        size = full * block_size + max(0, rest - RECORD_OVERHEAD)
+        return FragmentInfo(fragment_id, block_size, blocks, size)
+
+    async def head(self, fragment_id: FragmentId) -> FragmentInfo | None:
+        return await self.run(self._head, fragment_id)
+
+    def _delete(self, fragment_id: FragmentId) -> bool:
+        try:
+            self.path_of(fragment_id).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"{self._store_id}: delete failed: {exc}") from exc
+        return True
+
+    async def delete(self, fragment_id: FragmentId) -> bool:
+        return await self.run(self._delete, fragment_id)
+
+    def _list(self) -> list[FragmentId]:
+        out: list[FragmentId] = []
+        base = self.root / "frag"
+        if not base.is_dir():
+            return out
+        for sub in sorted(base.iterdir()):
+            for entry in sorted(sub.iterdir()):
+                if FRAGMENT_ID_RE.match(entry.name):
+                    out.append(FragmentId.parse(entry.name))
+        return out
+
+    async def list_fragments(self) -> AsyncIterator[FragmentId]:
+        for fragment_id in await self.run(self._list):
+            yield fragment_id
+
+    def _health(self) -> StoreHealth:
+        try:
+            st = os.statvfs(self.root)
+        except OSError:
+            return StoreHealth(self._store_id, False, 0, 0)
+        return StoreHealth(
+            self._store_id, self.root.is_dir(), st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        )
+
+    async def health(self) -> StoreHealth:
+        return await self.run(self._health)

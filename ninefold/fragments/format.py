@@ -1,0 +1,77 @@
+"""On-disk (and on-wire) fragment format: a header, then checksummed blocks.
+
+Layout, all integers little-endian::
+
+    header (32 bytes): b"NFFR" | u16 version | u16 reserved | u32 block_size | 16 reserved
+                       | u32 CRC32C of the 28 bytes before it
+    record n:          u32 payload length | u32 CRC32C(payload) | payload
+
+Every record but the last carries ``block_size`` payload bytes, so block ``n`` starts at
+``HEADER_BYTES + n * (RECORD_OVERHEAD + block_size)`` and can be read and verified alone.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from awscrt.checksums import crc32c
+
+from ninefold.core.errors import CorruptFragment
+
+__all__ = [
+    "HEADER_BYTES",
+    "RECORD_OVERHEAD",
+    "block_offset",
+    "build_header",
+    "frame_block",
+    "parse_header",
+    "unframe_record",
+]
+
+MAGIC = b"NFFR"
+VERSION = 1
+HEADER_BYTES = 32
+RECORD_OVERHEAD = 8
+_HEAD = struct.Struct("<4sHHI16s")
+_U32 = struct.Struct("<I")
+_RECORD = struct.Struct("<II")
+
+
+def build_header(block_size: int) -> bytes:
+    body = _HEAD.pack(MAGIC, VERSION, 0, block_size, bytes(16))
+    return body + _U32.pack(crc32c(body))
+
+
+def parse_header(header: bytes) -> int:
+    """The block size recorded in ``header``; CorruptFragment if it is damaged."""
+    if len(header) != HEADER_BYTES:
+        raise CorruptFragment("fragment header truncated")
+    body, (crc,) = header[:28], _U32.unpack(header[28:])
+    if crc32c(body) != crc:
+        raise CorruptFragment("fragment header checksum mismatch")
+    magic, version, _, block_size, _ = _HEAD.unpack(body)
+    if magic != MAGIC or version != VERSION or block_size <= 0:
+        raise CorruptFragment("not a fragment header")
+    return int(block_size)
+
+
+def frame_block(block: bytes | memoryview) -> bytes:
+    """The record header for ``block`` (write it, then the block itself)."""
+    return _RECORD.pack(len(block), crc32c(block))
+
+
+def block_offset(n: int, block_size: int) -> int:
+    return HEADER_BYTES + n * (RECORD_OVERHEAD + block_size)
+
+
+def unframe_record(record: bytes, block_size: int) -> tuple[bytes, int]:
+    """Verify the record at the start of ``record``: (payload, bytes consumed)."""
+    if len(record) < RECORD_OVERHEAD:
+        raise CorruptFragment("fragment record truncated")
+    length, crc = _RECORD.unpack_from(record)
+    if length > block_size or len(record) < RECORD_OVERHEAD + length:
+        raise CorruptFragment("fragment record length invalid")
+    payload = record[RECORD_OVERHEAD : RECORD_OVERHEAD + length]
+    if crc32c(payload) != crc:
+        raise CorruptFragment("fragment block checksum mismatch")
+    return payload, RECORD_OVERHEAD + length

@@ -1,0 +1,135 @@
+"""Listing with delimiters over an ordered key index, shared by the SQL backends.
+
+:class:`ListCursor` is a small state machine: it says which index range to scan next
+(``next_query``) and takes the rows back (``feed``), so a synchronous backend (SQLite on its
+thread) and an asynchronous one (asyncpg) drive the very same logic. When a key rolls up into a
+common prefix, the scan *seeks past the whole prefix* (to the smallest string greater than every
+key that starts with it) instead of walking its keys, so a page costs O(page size) index probes
+however many keys hide under each prefix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+from ninefold.meta.models import ListEntry, ListPage
+
+__all__ = ["ListCursor", "RangeQuery", "list_page", "prefix_successor"]
+
+
+def prefix_successor(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None: no bound).
+
+    UTF-8 byte order equals code point order, so incrementing the last code point works.
+
+    >>> prefix_successor("photos/")
+    'photos0'
+    >>> prefix_successor("") is None
+    True
+    """
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF and not 0xD7FF <= last < 0xE000:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+class RangeQuery(NamedTuple):
+    """Rows with ``lower < key`` (``<=`` when inclusive) and ``key < upper``, in key order."""
+
+    lower: str
+    inclusive: bool
+    upper: str | None
+    limit: int
+
+
+class ListCursor:
+    """One page of at most ``max_keys`` keys and common prefixes after ``after``.
+
+    Rows fed back are ``(key, size, etag, last_modified, storage_class, owner, checksums_json)``.
+    """
+
+    def __init__(self, *, prefix: str, delimiter: str, after: str, max_keys: int) -> None:
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self.max_keys = max_keys
+        self.entries: list[ListEntry] = []
+        self.prefixes: list[str] = []
+        self.truncated = False
+        self.last: str | None = None
+        self._done = False
+        self._upper = prefix_successor(prefix)
+        self._max_batch = min(max(max_keys + 1, 2), 1001)
+        #: rows asked for by the next query: one after a seek (the rows behind it would mostly
+        #: fall into the next common prefix and be thrown away), doubling while plain keys come
+        self._batch = self._max_batch
+        self._lower, self._inclusive = after, False
+        if prefix > after:
+            self._lower, self._inclusive = prefix, True
+        if delimiter and after.startswith(prefix):
+            # a marker that is itself a common prefix (or inside one) continues after it
+            cut = after.find(delimiter, len(prefix))
+            if cut >= 0:
+                self._seek_past(after[: cut + len(delimiter)])
+
+    def _seek_past(self, common: str) -> None:
+        successor = prefix_successor(common)
+        if successor is None:
+            self._done = True
+        else:
+            self._lower, self._inclusive = successor, True
+            self._batch = 1
+
+    def next_query(self) -> RangeQuery | None:
+        if self._done:
+            return None
+        return RangeQuery(self._lower, self._inclusive, self._upper, self._batch)
+
+    def feed(self, rows: Sequence[Sequence[Any]]) -> None:
+        asked, self._batch = self._batch, min(self._batch * 2, self._max_batch)
+        if not rows:
+            self._done = True
+            return
+        for key, size, etag, last_modified, storage_class, owner, checksums in rows:
+            if not key.startswith(self.prefix):
+                self._done = True
+                return
+            if len(self.entries) + len(self.prefixes) >= self.max_keys:
+                self.truncated, self._done = True, True
+                return
+            cut = key.find(self.delimiter, len(self.prefix)) if self.delimiter else -1
+            if cut >= 0:
+                common = key[: cut + len(self.delimiter)]
+                self.prefixes.append(common)
+                self.last = common
+                self._seek_past(common)
+                return
+            algorithms = tuple(a for a in json.loads(checksums) if a != "type")
+            self.entries.append(
+                ListEntry(key, size, etag, last_modified, storage_class, owner, algorithms)
+            )
+            self.last = key
+            self._lower, self._inclusive = key, False
+        if len(rows) < asked:
+            self._done = True
+
+    def page(self) -> ListPage:
+        return ListPage(self.entries, self.prefixes, self.truncated, self.last)
+
+
+def list_page(
+    fetch: Callable[[RangeQuery], Sequence[Sequence[Any]]],
+    *,
+    prefix: str,
+    delimiter: str,
+    after: str,
+    max_keys: int,
+) -> ListPage:
+    """Drive a :class:`ListCursor` with a synchronous ``fetch``."""
+    cursor = ListCursor(prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
+    while (query := cursor.next_query()) is not None:
+        cursor.feed(fetch(query))
+    return cursor.page()

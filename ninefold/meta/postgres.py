@@ -1,0 +1,478 @@
+"""PostgreSQL metadata backend (production layout), behind the same MetaStore protocol.
+
+asyncpg with a connection pool; every mutating call is one transaction. Writers of the same key
+are serialized by a transaction-scoped advisory lock on (bucket, key), the equivalent of
+SQLite's single writer, so "replace the current version" never races; bucket rows are locked
+``FOR SHARE`` by object writers and ``FOR UPDATE`` by DeleteBucket. Migrations run once, under
+an advisory lock, recorded in ``schema_migrations``. Key columns use the "C" collation: index
+order is byte order, which S3 listing requires.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from ninefold.core import errors
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.listing import ListCursor
+from ninefold.meta.models import (
+    NULL_VERSION,
+    Bucket,
+    ClusterMap,
+    GcItem,
+    ListPage,
+    NodeRecord,
+    ObjectVersion,
+    Part,
+    Upload,
+)
+from ninefold.meta.rows import (
+    BUCKET_COLS,
+    CHUNK_COLS,
+    NODE_COLS,
+    OBJ_COLS,
+    UPLOAD_COLS,
+    bucket_from_row,
+    chunk_from_row,
+    node_from_row,
+    node_values,
+    object_from_row,
+    upload_from_row,
+)
+from ninefold.meta.schema import POSTGRES_MIGRATIONS
+
+__all__ = ["PostgresMetaStore"]
+
+_MIGRATION_LOCK = 0x4E494E45  # "NINE"
+Conn = Any  # asyncpg.Connection (or a pool proxy of one)
+
+
+async def _key_lock(conn: Conn, bucket: str, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{bucket}/{key}")
+
+
+async def _require_bucket(conn: Conn, bucket: str, *, exclusive: bool = False) -> None:
+    mode = "UPDATE" if exclusive else "SHARE"
+    if await conn.fetchval(f"SELECT 1 FROM buckets WHERE name = $1 FOR {mode}", bucket) is None:
+        raise errors.NoSuchBucket(BucketName=bucket)
+
+
+async def _queue_chunks_of(conn: Conn, column: str, owner_id: int, now: float) -> None:
+    await conn.execute(
+        "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
+        f"SELECT chunk_id, size, scheme, block_size, stores, $2 FROM chunks WHERE {column} = $1",
+        owner_id,
+        now,
+    )
+    await conn.execute(f"DELETE FROM chunks WHERE {column} = $1", owner_id)
+
+
+async def _insert_chunks(
+    conn: Conn, column: str, owner_id: int, chunks: Sequence[ChunkRecord]
+) -> None:
+    if chunks:
+        await conn.executemany(
+            f"INSERT INTO chunks (chunk_id, {column}, seq, size, scheme, block_size, stores) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (
+                    c.chunk_id,
+                    owner_id,
+                    i,
+                    c.size,
+                    c.scheme,
+                    c.block_size,
+                    json.dumps(list(c.stores)),
+                )
+                for i, c in enumerate(chunks)
+            ],
+        )
+
+
+async def _insert_object(conn: Conn, obj: ObjectVersion) -> int:
+    object_id: int = await conn.fetchval(
+        "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
+        "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
+        "tags, encryption, owner) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
+        "$15,$16) RETURNING id",
+        obj.bucket,
+        obj.key,
+        obj.version_id,
+        obj.is_delete_marker,
+        obj.size,
+        obj.etag,
+        obj.last_modified,
+        obj.content_type,
+        json.dumps(obj.headers),
+        json.dumps(obj.user_meta),
+        json.dumps(obj.checksums),
+        obj.storage_class,
+        json.dumps(list(obj.part_sizes)),
+        json.dumps(obj.tags),
+        json.dumps(obj.encryption),
+        obj.owner,
+    )
+    return object_id
+
+
+async def _unlink_null_version(conn: Conn, bucket: str, key: str, now: float) -> bool:
+    object_id = await conn.fetchval(
+        "SELECT id FROM objects WHERE bucket = $1 AND key = $2 AND version_id = $3",
+        bucket,
+        key,
+        NULL_VERSION,
+    )
+    if object_id is None:
+        return False
+    await _queue_chunks_of(conn, "object_id", object_id, now)
+    await conn.execute("DELETE FROM objects WHERE id = $1", object_id)
+    return True
+
+
+async def _drop_upload(conn: Conn, upload_id: str, now: float) -> None:
+    for record in await conn.fetch("SELECT id FROM parts WHERE upload_id = $1", upload_id):
+        await _queue_chunks_of(conn, "part_id", record["id"], now)
+    await conn.execute("DELETE FROM parts WHERE upload_id = $1", upload_id)
+    await conn.execute("DELETE FROM uploads WHERE upload_id = $1", upload_id)
+
+
+class PostgresMetaStore:
+    """MetaStore over PostgreSQL (see module docstring)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, schema: str | None = None, min_size: int = 2, max_size: int = 10
+    ) -> PostgresMetaStore:
+        """Connect, create ``schema`` if given (tests use one per run), and migrate."""
+        settings = {"search_path": schema} if schema else None
+        if schema:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            finally:
+                await conn.close()
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, server_settings=settings
+        )
+        store = cls(pool)
+        await store._migrate()
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)"
+            )
+            done = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations")
+            for number, script in enumerate(POSTGRES_MIGRATIONS[done:], start=done + 1):
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_migrations VALUES ($1)", number)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    async def create_bucket(self, bucket: Bucket) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            owner = await conn.fetchval("SELECT owner FROM buckets WHERE name = $1", bucket.name)
+            if owner is not None:
+                if owner == bucket.owner:
+                    raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name)
+                raise errors.BucketAlreadyExists(BucketName=bucket.name)
+            inserted = await conn.execute(
+                f"INSERT INTO buckets ({BUCKET_COLS}) VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (name) DO NOTHING",
+                bucket.name,
+                bucket.created_at,
+                bucket.owner,
+                bucket.region,
+                bucket.versioning,
+                bucket.object_lock,
+            )
+            if inserted.endswith(" 0"):  # a concurrent create won
+                raise errors.BucketAlreadyExists(BucketName=bucket.name)
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        row = await self._pool.fetchrow(f"SELECT {BUCKET_COLS} FROM buckets WHERE name = $1", name)
+        return None if row is None else bucket_from_row(tuple(row))
+
+    async def list_buckets(self) -> list[Bucket]:
+        rows = await self._pool.fetch(f"SELECT {BUCKET_COLS} FROM buckets ORDER BY name")
+        return [bucket_from_row(tuple(r)) for r in rows]
+
+    async def delete_bucket(self, name: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, name, exclusive=True)
+            if await conn.fetchval("SELECT 1 FROM objects WHERE bucket = $1 LIMIT 1", name):
+                raise errors.BucketNotEmpty(BucketName=name)
+            now = time.time()
+            for record in await conn.fetch("SELECT upload_id FROM uploads WHERE bucket = $1", name):
+                await _drop_upload(conn, record["upload_id"], now)
+            await conn.execute("DELETE FROM buckets WHERE name = $1", name)
+
+    # -- objects ------------------------------------------------------------------------------
+
+    async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            row = await conn.fetchrow(
+                f"SELECT {OBJ_COLS} FROM objects WHERE bucket = $1 AND key = $2 AND is_latest",
+                bucket,
+                key,
+            )
+            if row is None or row["is_delete_marker"]:
+                return None
+            chunks = await conn.fetch(
+                f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
+            )
+            return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
+
+    async def put_object(self, obj: ObjectVersion) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, obj.bucket)
+            await _key_lock(conn, obj.bucket, obj.key)
+            await _unlink_null_version(conn, obj.bucket, obj.key, time.time())
+            object_id = await _insert_object(conn, obj)
+            await _insert_chunks(conn, "object_id", object_id, obj.chunks)
+
+    async def delete_object(self, bucket: str, key: str) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, bucket)
+            await _key_lock(conn, bucket, key)
+            return await _unlink_null_version(conn, bucket, key, time.time())
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
+    ) -> ListPage:
+        cursor = ListCursor(prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            while (query := cursor.next_query()) is not None:
+                sql = (
+                    "SELECT key, size, etag, last_modified, storage_class, owner, checksums "
+                    "FROM objects WHERE bucket = $1 AND is_latest AND NOT is_delete_marker "
+                    f"AND key {'>=' if query.inclusive else '>'} $2"
+                )
+                args: list[Any] = [bucket, query.lower]
+                if query.upper is not None:
+                    sql += " AND key < $3"
+                    args.append(query.upper)
+                sql += f" ORDER BY key LIMIT {int(query.limit)}"
+                cursor.feed([tuple(r) for r in await conn.fetch(sql, *args)])
+        return cursor.page()
+
+    # -- multipart ----------------------------------------------------------------------------
+
+    async def create_upload(self, upload: Upload) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, upload.bucket)
+            await conn.execute(
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                upload.upload_id,
+                upload.bucket,
+                upload.key,
+                upload.created_at,
+                upload.owner,
+                upload.content_type,
+                json.dumps(upload.headers),
+                json.dumps(upload.user_meta),
+                upload.checksum_algorithm,
+                upload.storage_class,
+            )
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = $1 AND bucket = $2 AND key = $3",
+            upload_id,
+            bucket,
+            key,
+        )
+        return None if row is None else upload_from_row(tuple(row))
+
+    async def put_part(self, part: Part) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if (
+                await conn.fetchval(
+                    "SELECT 1 FROM uploads WHERE upload_id = $1 FOR SHARE", part.upload_id
+                )
+                is None
+            ):
+                raise errors.NoSuchUpload(UploadId=part.upload_id)
+            await _key_lock(conn, part.upload_id, str(part.part_number))
+            old = await conn.fetchval(
+                "SELECT id FROM parts WHERE upload_id = $1 AND part_number = $2",
+                part.upload_id,
+                part.part_number,
+            )
+            if old is not None:
+                await _queue_chunks_of(conn, "part_id", old, time.time())
+                await conn.execute("DELETE FROM parts WHERE id = $1", old)
+            part_id = await conn.fetchval(
+                "INSERT INTO parts (upload_id, part_number, size, etag, last_modified, checksums) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                part.upload_id,
+                part.part_number,
+                part.size,
+                part.etag,
+                part.last_modified,
+                json.dumps(part.checksums),
+            )
+            await _insert_chunks(conn, "part_id", part_id, part.chunks)
+
+    async def list_parts(self, upload_id: str, *, after: int, max_parts: int) -> list[Part]:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            rows = await conn.fetch(
+                "SELECT id, part_number, size, etag, last_modified, checksums FROM parts "
+                "WHERE upload_id = $1 AND part_number > $2 ORDER BY part_number LIMIT $3",
+                upload_id,
+                after,
+                max_parts,
+            )
+            parts = []
+            for r in rows:
+                chunks = await conn.fetch(
+                    f"SELECT {CHUNK_COLS} FROM chunks WHERE part_id = $1 ORDER BY seq", r["id"]
+                )
+                parts.append(
+                    Part(
+                        upload_id,
+                        r["part_number"],
+                        r["size"],
+                        r["etag"],
+                        r["last_modified"],
+                        json.loads(r["checksums"]),
+                        tuple(chunk_from_row(tuple(c)) for c in chunks),
+                    )
+                )
+            return parts
+
+    async def list_uploads(
+        self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> list[Upload]:
+        rows = await self._pool.fetch(
+            f"SELECT {UPLOAD_COLS} FROM uploads WHERE bucket = $1 AND key >= $2 "
+            "AND (key > $2 OR upload_id > $3) AND left(key, $4) = $5 "
+            "ORDER BY key, upload_id LIMIT $6",
+            bucket,
+            key_marker,
+            upload_id_marker,
+            len(prefix),
+            prefix,
+            max_uploads,
+        )
+        return [upload_from_row(tuple(r)) for r in rows]
+
+    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if (
+                await conn.fetchval(
+                    "SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE", upload.upload_id
+                )
+                is None
+            ):
+                raise errors.NoSuchUpload(UploadId=upload.upload_id)
+            await _require_bucket(conn, obj.bucket)
+            await _key_lock(conn, obj.bucket, obj.key)
+            now = time.time()
+            await _unlink_null_version(conn, obj.bucket, obj.key, now)
+            object_id = await _insert_object(conn, obj)
+            seq = 0
+            for number in parts:
+                part_id = await conn.fetchval(
+                    "SELECT id FROM parts WHERE upload_id = $1 AND part_number = $2",
+                    upload.upload_id,
+                    number,
+                )
+                for record in await conn.fetch(
+                    "SELECT chunk_id FROM chunks WHERE part_id = $1 ORDER BY seq", part_id
+                ):
+                    await conn.execute(
+                        "UPDATE chunks SET object_id = $1, part_id = NULL, seq = $2 "
+                        "WHERE chunk_id = $3",
+                        object_id,
+                        seq,
+                        record["chunk_id"],
+                    )
+                    seq += 1
+            await _drop_upload(conn, upload.upload_id, now)
+
+    async def abort_upload(self, upload_id: str) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if (
+                await conn.fetchval(
+                    "SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE", upload_id
+                )
+                is None
+            ):
+                return False
+            await _drop_upload(conn, upload_id, time.time())
+            return True
+
+    # -- cluster map --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _map(conn: Conn) -> ClusterMap:
+        version = await conn.fetchval("SELECT version FROM cluster_version WHERE id = 1")
+        rows = await conn.fetch(f"SELECT {NODE_COLS} FROM cluster_nodes ORDER BY node_id")
+        return ClusterMap(version, tuple(node_from_row(tuple(r)) for r in rows))
+
+    async def get_cluster_map(self) -> ClusterMap:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            return await self._map(conn)
+
+    async def put_node(self, node: NodeRecord) -> ClusterMap:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT version FROM cluster_version WHERE id = 1 FOR UPDATE")
+            await conn.execute(
+                f"INSERT INTO cluster_nodes ({NODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6) "
+                "ON CONFLICT (node_id) DO UPDATE SET url = $2, zone = $3, drives = $4, "
+                "weight = $5, state = $6",
+                *node_values(node),
+            )
+            await conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
+            return await self._map(conn)
+
+    async def remove_node(self, node_id: str) -> ClusterMap:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT version FROM cluster_version WHERE id = 1 FOR UPDATE")
+            deleted = await conn.execute("DELETE FROM cluster_nodes WHERE node_id = $1", node_id)
+            if deleted.endswith(" 0"):
+                raise KeyError(node_id)
+            await conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
+            return await self._map(conn)
+
+    # -- garbage collection -------------------------------------------------------------------
+
+    async def gc_queue_chunks(self, chunks: list[ChunkRecord]) -> None:
+        if not chunks:
+            return
+        now = time.time()
+        await self._pool.executemany(
+            "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            [
+                (c.chunk_id, c.size, c.scheme, c.block_size, json.dumps(list(c.stores)), now)
+                for c in chunks
+            ],
+        )
+
+    async def gc_pending(self, older_than: float, limit: int) -> list[GcItem]:
+        rows = await self._pool.fetch(
+            f"SELECT id, {CHUNK_COLS}, queued_at FROM gc_queue WHERE queued_at < $1 "
+            "ORDER BY id LIMIT $2",
+            older_than,
+            limit,
+        )
+        return [GcItem(r["id"], chunk_from_row(tuple(r)[1:6]), r["queued_at"]) for r in rows]
+
+    async def gc_done(self, gc_ids: list[int]) -> None:
+        if gc_ids:
+            await self._pool.execute("DELETE FROM gc_queue WHERE id = ANY($1::bigint[])", gc_ids)

@@ -1,0 +1,129 @@
+"""Row <-> model conversions shared by the SQL metadata backends.
+
+Both backends store the same columns in the same order, with JSON-in-TEXT for maps and lists,
+so one set of converters serves SQLite tuples and asyncpg records alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, Upload
+
+__all__ = [
+    "BUCKET_COLS",
+    "CHUNK_COLS",
+    "NODE_COLS",
+    "OBJ_COLS",
+    "UPLOAD_COLS",
+    "bucket_from_row",
+    "chunk_from_row",
+    "node_from_row",
+    "node_values",
+    "object_from_row",
+    "upload_from_row",
+]
+
+BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock"
+CHUNK_COLS = "chunk_id, size, scheme, block_size, stores"
+NODE_COLS = "node_id, url, zone, drives, weight, state"
+
+OBJ_COLS = (
+    "id, bucket, key, version_id, is_latest, is_delete_marker, size, etag, last_modified, "
+    "content_type, headers, user_meta, checksums, storage_class, part_sizes, tags, encryption, "
+    "owner"
+)
+
+
+def chunk_from_row(row: Sequence[Any]) -> ChunkRecord:
+    chunk_id, size, scheme, block_size, stores = row
+    return ChunkRecord(chunk_id, size, scheme, block_size, tuple(json.loads(stores)))
+
+
+def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> ObjectVersion:
+    (
+        _id,
+        bucket,
+        key,
+        version_id,
+        is_latest,
+        is_dm,
+        size,
+        etag,
+        lm,
+        ctype,
+        headers,
+        user_meta,
+        checksums,
+        sclass,
+        part_sizes,
+        tags,
+        encryption,
+        owner,
+    ) = row
+    return ObjectVersion(
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=etag,
+        last_modified=lm,
+        version_id=version_id,
+        is_latest=bool(is_latest),
+        is_delete_marker=bool(is_dm),
+        content_type=ctype,
+        headers=json.loads(headers),
+        user_meta=json.loads(user_meta),
+        checksums=json.loads(checksums),
+        storage_class=sclass,
+        part_sizes=tuple(json.loads(part_sizes)),
+        tags=json.loads(tags),
+        encryption=json.loads(encryption),
+        owner=owner,
+        chunks=chunks,
+    )
+
+
+def bucket_from_row(row: Sequence[Any]) -> Bucket:
+    name, created_at, owner, region, versioning, object_lock = row
+    return Bucket(name, created_at, owner, region, versioning, bool(object_lock))
+
+
+def upload_from_row(row: Sequence[Any]) -> Upload:
+    upload_id, bucket, key, created, owner, ctype, headers, user_meta, algo, sclass = row
+    return Upload(
+        upload_id,
+        bucket,
+        key,
+        created,
+        owner,
+        ctype,
+        json.loads(headers),
+        json.loads(user_meta),
+        algo,
+        sclass,
+    )
+
+
+UPLOAD_COLS = (
+    "upload_id, bucket, key, created_at, owner, content_type, headers, user_meta, "
+    "checksum_algorithm, storage_class"
+)
+
+
+def node_from_row(row: Sequence[Any]) -> NodeRecord:
+    node_id, url, zone, drives, weight, state = row
+    return NodeRecord(node_id, url, zone, tuple(json.loads(drives)), float(weight), state)
+
+
+def node_values(node: NodeRecord) -> tuple[Any, ...]:
+    return (
+        node.node_id,
+        node.url,
+        node.zone,
+        json.dumps(list(node.drives)),
+        node.weight,
+        node.state,
+    )

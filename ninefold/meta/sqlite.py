@@ -1,0 +1,568 @@
+"""SQLite metadata backend for the embedded server.
+
+Threading model: one writer connection on a dedicated thread runs every mutating call as a whole
+``BEGIN IMMEDIATE .. COMMIT`` inside one executor job, so transactions never interleave; readers
+use per-thread connections on a small pool, each read in its own snapshot. WAL mode lets readers
+run beside the writer and lets several worker processes share one database file (the busy
+timeout serializes their writers). The event loop never touches sqlite3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ninefold.core import errors
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.listing import RangeQuery, list_page
+from ninefold.meta.models import (
+    NULL_VERSION,
+    Bucket,
+    ClusterMap,
+    GcItem,
+    ListPage,
+    NodeRecord,
+    ObjectVersion,
+    Part,
+    Upload,
+)
+from ninefold.meta.rows import (
+    NODE_COLS,
+    OBJ_COLS,
+    UPLOAD_COLS,
+    bucket_from_row,
+    chunk_from_row,
+    node_from_row,
+    node_values,
+    object_from_row,
+    upload_from_row,
+)
+from ninefold.meta.schema import SQLITE_MIGRATIONS
+
+__all__ = ["SqliteMetaStore"]
+
+T = TypeVar("T")
+
+
+def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+    return conn
+
+
+def _queue_chunks_of(conn: sqlite3.Connection, where: str, arg: int, now: float) -> None:
+    """Move the chunks selected by ``where`` (object_id = ? / part_id = ?) onto the GC queue."""
+    conn.execute(
+        "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
+        f"SELECT chunk_id, size, scheme, block_size, stores, ? FROM chunks WHERE {where}",
+        (now, arg),
+    )
+    conn.execute(f"DELETE FROM chunks WHERE {where}", (arg,))
+
+
+def _insert_chunks(
+    conn: sqlite3.Connection, owner_col: str, owner_id: int, chunks: tuple[ChunkRecord, ...]
+) -> None:
+    conn.executemany(
+        f"INSERT INTO chunks (chunk_id, {owner_col}, seq, size, scheme, block_size, stores) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (c.chunk_id, owner_id, i, c.size, c.scheme, c.block_size, json.dumps(list(c.stores)))
+            for i, c in enumerate(chunks)
+        ],
+    )
+
+
+def _insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
+    cur = conn.execute(
+        "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
+        "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
+        "tags, encryption, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            obj.bucket,
+            obj.key,
+            obj.version_id,
+            1,
+            int(obj.is_delete_marker),
+            obj.size,
+            obj.etag,
+            obj.last_modified,
+            obj.content_type,
+            json.dumps(obj.headers),
+            json.dumps(obj.user_meta),
+            json.dumps(obj.checksums),
+            obj.storage_class,
+            json.dumps(list(obj.part_sizes)),
+            json.dumps(obj.tags),
+            json.dumps(obj.encryption),
+            obj.owner,
+        ),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+def _unlink_null_version(conn: sqlite3.Connection, bucket: str, key: str, now: float) -> bool:
+    """Remove the current ``null`` version of a key (chunks to GC); True if one existed."""
+    row = conn.execute(
+        "SELECT id FROM objects WHERE bucket = ? AND key = ? AND version_id = ?",
+        (bucket, key, NULL_VERSION),
+    ).fetchone()
+    if row is None:
+        return False
+    _queue_chunks_of(conn, "object_id = ?", row[0], now)
+    conn.execute("DELETE FROM objects WHERE id = ?", (row[0],))
+    return True
+
+
+class SqliteMetaStore:
+    """MetaStore over one SQLite file (see module docstring for the threading model)."""
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 30.0, readers: int = 4) -> None:
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._writer_pool = ThreadPoolExecutor(1, thread_name_prefix="meta-w")
+        self._reader_pool = ThreadPoolExecutor(readers, thread_name_prefix="meta-r")
+        self._local = threading.local()
+        self._writer: sqlite3.Connection | None = None
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> SqliteMetaStore:
+        store = cls(path)
+        await store._write(store._migrate)
+        return store
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self._path, self._busy_timeout_s)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        def job() -> T:
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                return fn(conn, *args)
+            finally:
+                conn.execute("COMMIT")
+
+        return await asyncio.get_running_loop().run_in_executor(self._reader_pool, job)
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        def job() -> T:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn, *args)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer_pool, job)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        done = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(SQLITE_MIGRATIONS[done:], start=done + 1):
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+
+    async def close(self) -> None:
+        self._writer_pool.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    async def create_bucket(self, bucket: Bucket) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT owner FROM buckets WHERE name = ?", (bucket.name,)
+            ).fetchone()
+            if row is not None:
+                if row[0] == bucket.owner:
+                    raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name)
+                raise errors.BucketAlreadyExists(BucketName=bucket.name)
+            conn.execute(
+                "INSERT INTO buckets (name, created_at, owner, region, versioning, object_lock) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    bucket.name,
+                    bucket.created_at,
+                    bucket.owner,
+                    bucket.region,
+                    bucket.versioning,
+                    int(bucket.object_lock),
+                ),
+            )
+
+        await self._write(fn)
+
+    async def get_bucket(self, name: str) -> Bucket | None:
+        def fn(conn: sqlite3.Connection) -> Bucket | None:
+            row = conn.execute(
+                "SELECT name, created_at, owner, region, versioning, object_lock FROM buckets "
+                "WHERE name = ?",
+                (name,),
+            ).fetchone()
+            return None if row is None else bucket_from_row(row)
+
+        return await self._read(fn)
+
+    async def list_buckets(self) -> list[Bucket]:
+        def fn(conn: sqlite3.Connection) -> list[Bucket]:
+            rows = conn.execute(
+                "SELECT name, created_at, owner, region, versioning, object_lock FROM buckets "
+                "ORDER BY name"
+            ).fetchall()
+            return [bucket_from_row(r) for r in rows]
+
+        return await self._read(fn)
+
+    async def delete_bucket(self, name: str) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (name,)).fetchone() is None:
+                raise errors.NoSuchBucket(BucketName=name)
+            if (
+                conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone()
+                is not None
+            ):
+                raise errors.BucketNotEmpty(BucketName=name)
+            now = _now()
+            for (upload_id,) in conn.execute(
+                "SELECT upload_id FROM uploads WHERE bucket = ?", (name,)
+            ).fetchall():
+                _drop_upload(conn, upload_id, now)
+            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+        await self._write(fn)
+
+    # -- objects ------------------------------------------------------------------------------
+
+    async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        def fn(conn: sqlite3.Connection) -> ObjectVersion | None:
+            row = conn.execute(
+                f"SELECT {OBJ_COLS} FROM objects WHERE bucket = ? AND key = ? AND is_latest = 1",
+                (bucket, key),
+            ).fetchone()
+            if row is None or row[5]:
+                return None
+            chunks = tuple(
+                chunk_from_row(r)
+                for r in conn.execute(
+                    "SELECT chunk_id, size, scheme, block_size, stores FROM chunks "
+                    "WHERE object_id = ? ORDER BY seq",
+                    (row[0],),
+                )
+            )
+            return object_from_row(row, chunks)
+
+        return await self._read(fn)
+
+    async def put_object(self, obj: ObjectVersion) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _require_bucket(conn, obj.bucket)
+            _unlink_null_version(conn, obj.bucket, obj.key, _now())
+            object_id = _insert_object(conn, obj)
+            _insert_chunks(conn, "object_id", object_id, obj.chunks)
+
+        await self._write(fn)
+
+    async def delete_object(self, bucket: str, key: str) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            _require_bucket(conn, bucket)
+            return _unlink_null_version(conn, bucket, key, _now())
+
+        return await self._write(fn)
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
+    ) -> ListPage:
+        def fn(conn: sqlite3.Connection) -> ListPage:
+            def fetch(query: RangeQuery) -> list[Any]:
+                sql = (
+                    "SELECT key, size, etag, last_modified, storage_class, owner, checksums "
+                    "FROM objects WHERE bucket = ? AND is_latest = 1 AND is_delete_marker = 0 "
+                    f"AND key {'>=' if query.inclusive else '>'} ?"
+                )
+                args: list[Any] = [bucket, query.lower]
+                if query.upper is not None:
+                    sql += " AND key < ?"
+                    args.append(query.upper)
+                sql += " ORDER BY key LIMIT ?"
+                args.append(query.limit)
+                return conn.execute(sql, args).fetchall()
+
+            return list_page(
+                fetch, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+            )
+
+        return await self._read(fn)
+
+    # -- multipart ----------------------------------------------------------------------------
+
+    async def create_upload(self, upload: Upload) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _require_bucket(conn, upload.bucket)
+            conn.execute(
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    upload.upload_id,
+                    upload.bucket,
+                    upload.key,
+                    upload.created_at,
+                    upload.owner,
+                    upload.content_type,
+                    json.dumps(upload.headers),
+                    json.dumps(upload.user_meta),
+                    upload.checksum_algorithm,
+                    upload.storage_class,
+                ),
+            )
+
+        await self._write(fn)
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload | None:
+        def fn(conn: sqlite3.Connection) -> Upload | None:
+            row = conn.execute(
+                f"SELECT {UPLOAD_COLS} FROM uploads WHERE upload_id = ? AND bucket = ? AND key = ?",
+                (upload_id, bucket, key),
+            ).fetchone()
+            return None if row is None else upload_from_row(row)
+
+        return await self._read(fn)
+
+    async def put_part(self, part: Part) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM uploads WHERE upload_id = ?", (part.upload_id,)
+                ).fetchone()
+                is None
+            ):
+                raise errors.NoSuchUpload(UploadId=part.upload_id)
+            old = conn.execute(
+                "SELECT id FROM parts WHERE upload_id = ? AND part_number = ?",
+                (part.upload_id, part.part_number),
+            ).fetchone()
+            if old is not None:
+                _queue_chunks_of(conn, "part_id = ?", old[0], _now())
+                conn.execute("DELETE FROM parts WHERE id = ?", (old[0],))
+            cur = conn.execute(
+                "INSERT INTO parts (upload_id, part_number, size, etag, last_modified, checksums) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    part.upload_id,
+                    part.part_number,
+                    part.size,
+                    part.etag,
+                    part.last_modified,
+                    json.dumps(part.checksums),
+                ),
+            )
+            assert cur.lastrowid is not None
+            _insert_chunks(conn, "part_id", cur.lastrowid, part.chunks)
+
+        await self._write(fn)
+
+    async def list_parts(self, upload_id: str, *, after: int, max_parts: int) -> list[Part]:
+        def fn(conn: sqlite3.Connection) -> list[Part]:
+            rows = conn.execute(
+                "SELECT id, part_number, size, etag, last_modified, checksums FROM parts "
+                "WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+                (upload_id, after, max_parts),
+            ).fetchall()
+            parts = []
+            for part_id, number, size, etag, lm, checksums in rows:
+                chunks = tuple(
+                    chunk_from_row(r)
+                    for r in conn.execute(
+                        "SELECT chunk_id, size, scheme, block_size, stores FROM chunks "
+                        "WHERE part_id = ? ORDER BY seq",
+                        (part_id,),
+                    )
+                )
+                parts.append(Part(upload_id, number, size, etag, lm, json.loads(checksums), chunks))
+            return parts
+
+        return await self._read(fn)
+
+    async def list_uploads(
+        self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> list[Upload]:
+        def fn(conn: sqlite3.Connection) -> list[Upload]:
+            rows = conn.execute(
+                f"SELECT {UPLOAD_COLS} FROM uploads WHERE bucket = ? AND key >= ? "
+                "AND (key > ? OR upload_id > ?) AND substr(key, 1, ?) = ? "
+                "ORDER BY key, upload_id LIMIT ?",
+                (
+                    bucket,
+                    key_marker,
+                    key_marker,
+                    upload_id_marker,
+                    len(prefix),
+                    prefix,
+                    max_uploads,
+                ),
+            ).fetchall()
+            return [upload_from_row(r) for r in rows]
+
+        return await self._read(fn)
+
+    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            if (
+                conn.execute(
+                    "SELECT 1 FROM uploads WHERE upload_id = ?", (upload.upload_id,)
+                ).fetchone()
+                is None
+            ):
+                raise errors.NoSuchUpload(UploadId=upload.upload_id)
+            _require_bucket(conn, obj.bucket)
+            now = _now()
+            _unlink_null_version(conn, obj.bucket, obj.key, now)
+            object_id = _insert_object(conn, obj)
+            seq = 0
+            for number in parts:
+                part_id = conn.execute(
+                    "SELECT id FROM parts WHERE upload_id = ? AND part_number = ?",
+                    (upload.upload_id, number),
+                ).fetchone()[0]
+                for (chunk_id,) in conn.execute(
+                    "SELECT chunk_id FROM chunks WHERE part_id = ? ORDER BY seq", (part_id,)
+                ).fetchall():
+                    conn.execute(
+                        "UPDATE chunks SET object_id = ?, part_id = NULL, seq = ? "
+                        "WHERE chunk_id = ?",
+                        (object_id, seq, chunk_id),
+                    )
+                    seq += 1
+            _drop_upload(conn, upload.upload_id, now)
+
+        await self._write(fn)
+
+    async def abort_upload(self, upload_id: str) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            if (
+                conn.execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone()
+                is None
+            ):
+                return False
+            _drop_upload(conn, upload_id, _now())
+            return True
+
+        return await self._write(fn)
+
+    # -- cluster map --------------------------------------------------------------------------
+
+    @staticmethod
+    def _map(conn: sqlite3.Connection) -> ClusterMap:
+        version = conn.execute("SELECT version FROM cluster_version WHERE id = 1").fetchone()[0]
+        rows = conn.execute(f"SELECT {NODE_COLS} FROM cluster_nodes ORDER BY node_id").fetchall()
+        return ClusterMap(version, tuple(node_from_row(r) for r in rows))
+
+    async def get_cluster_map(self) -> ClusterMap:
+        return await self._read(self._map)
+
+    async def put_node(self, node: NodeRecord) -> ClusterMap:
+        def fn(conn: sqlite3.Connection) -> ClusterMap:
+            conn.execute(
+                f"INSERT OR REPLACE INTO cluster_nodes ({NODE_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                node_values(node),
+            )
+            conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
+            return self._map(conn)
+
+        return await self._write(fn)
+
+    async def remove_node(self, node_id: str) -> ClusterMap:
+        def fn(conn: sqlite3.Connection) -> ClusterMap:
+            if (
+                conn.execute("DELETE FROM cluster_nodes WHERE node_id = ?", (node_id,)).rowcount
+                == 0
+            ):
+                raise KeyError(node_id)
+            conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
+            return self._map(conn)
+
+        return await self._write(fn)
+
+    # -- garbage collection -------------------------------------------------------------------
+
+    async def gc_queue_chunks(self, chunks: list[ChunkRecord]) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            now = _now()
+            conn.executemany(
+                "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (c.chunk_id, c.size, c.scheme, c.block_size, json.dumps(list(c.stores)), now)
+                    for c in chunks
+                ],
+            )
+
+        if chunks:
+            await self._write(fn)
+
+    async def gc_pending(self, older_than: float, limit: int) -> list[GcItem]:
+        def fn(conn: sqlite3.Connection) -> list[GcItem]:
+            rows = conn.execute(
+                "SELECT id, chunk_id, size, scheme, block_size, stores, queued_at FROM gc_queue "
+                "WHERE queued_at < ? ORDER BY id LIMIT ?",
+                (older_than, limit),
+            ).fetchall()
+            return [GcItem(r[0], chunk_from_row(r[1:6]), r[6]) for r in rows]
+
+        return await self._read(fn)
+
+    async def gc_done(self, gc_ids: list[int]) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM gc_queue WHERE id = ?", [(i,) for i in gc_ids])
+
+        if gc_ids:
+            await self._write(fn)
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:
+    if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+        raise errors.NoSuchBucket(BucketName=bucket)
+
+
+def _drop_upload(conn: sqlite3.Connection, upload_id: str, now: float) -> None:
+    for (part_id,) in conn.execute(
+        "SELECT id FROM parts WHERE upload_id = ?", (upload_id,)
+    ).fetchall():
+        _queue_chunks_of(conn, "part_id = ?", part_id, now)
+    conn.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
+    conn.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))

@@ -1,0 +1,100 @@
+"""The MetaStore protocol: everything the coordinator asks of metadata.
+
+Implementations: :mod:`ninefold.meta.sqlite` (embedded). Each mutating call is one transaction;
+the commit of ``put_object`` / ``complete_upload`` is the moment an object becomes visible, and the
+same transaction moves the chunks it unlinks onto the GC queue, so no fragment is ever both
+referenced and queued for deletion.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.models import (
+    Bucket,
+    ClusterMap,
+    GcItem,
+    ListPage,
+    NodeRecord,
+    ObjectVersion,
+    Part,
+    Upload,
+)
+
+__all__ = ["MetaStore"]
+
+
+class MetaStore(Protocol):
+    async def close(self) -> None: ...
+
+    # buckets
+    async def create_bucket(self, bucket: Bucket) -> None:
+        """Raises BucketAlreadyOwnedByYou / BucketAlreadyExists when the name is taken."""
+        ...
+
+    async def get_bucket(self, name: str) -> Bucket | None: ...
+
+    async def list_buckets(self) -> list[Bucket]: ...
+
+    async def delete_bucket(self, name: str) -> None:
+        """Raises NoSuchBucket, or BucketNotEmpty while any object exists in it."""
+        ...
+
+    # objects
+    async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        """The latest version (None if absent or a delete marker), with its chunks."""
+        ...
+
+    async def put_object(self, obj: ObjectVersion) -> None:
+        """Make ``obj`` the current version of its key; the replaced version goes to GC."""
+        ...
+
+    async def delete_object(self, bucket: str, key: str) -> bool: ...
+
+    async def list_objects(
+        self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
+    ) -> ListPage: ...
+
+    # multipart
+    async def create_upload(self, upload: Upload) -> None: ...
+
+    async def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload | None: ...
+
+    async def put_part(self, part: Part) -> None:
+        """Store (or replace) a part; a replaced part's chunks go to GC. NoSuchUpload if gone."""
+        ...
+
+    async def list_parts(self, upload_id: str, *, after: int, max_parts: int) -> list[Part]: ...
+
+    async def list_uploads(
+        self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+    ) -> list[Upload]: ...
+
+    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+        """Atomically turn the listed parts into ``obj``; unlisted parts go to GC.
+
+        ``obj.chunks`` is ignored: the chunks of the listed parts become the object's, in order.
+        Raises NoSuchUpload when the upload is no longer there (completed or aborted meanwhile).
+        """
+        ...
+
+    async def abort_upload(self, upload_id: str) -> bool: ...
+
+    # garbage collection
+    async def gc_queue_chunks(self, chunks: list[ChunkRecord]) -> None: ...
+
+    async def gc_pending(self, older_than: float, limit: int) -> list[GcItem]: ...
+
+    async def gc_done(self, gc_ids: list[int]) -> None: ...
+
+    # cluster map
+    async def get_cluster_map(self) -> ClusterMap: ...
+
+    async def put_node(self, node: NodeRecord) -> ClusterMap:
+        """Add or replace a node; the map's version goes up by one."""
+        ...
+
+    async def remove_node(self, node_id: str) -> ClusterMap:
+        """Remove a node (KeyError when absent); the map's version goes up by one."""
+        ...

@@ -1,0 +1,143 @@
+"""`ninefold cluster up` as a user runs it: 9 node processes in 3 zones, 2 gateways, real
+PostgreSQL (a fresh database). 1,000 mixed-size objects written through gateway A are read and
+listed identically through gateway B at once; `kill -9` of three nodes (one in each zone) loses
+no byte; Ctrl-C (SIGINT) stops every process of the cluster."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.support.server import free_port
+
+NINEFOLD = str(Path(sys.executable).parent / "ninefold")
+
+
+def children(pid: int) -> dict[str, int]:
+    """node id -> PID of the cluster's node processes (found from their command lines)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"node" in cmd:
+            found[cmd[cmd.index(b"--node-id") + 1].decode()] = int(entry.name)
+    return found
+
+
+@pytest.fixture
+def running_cluster(
+    tmp_path: Path, meta_dsn: str
+) -> Iterator[tuple[subprocess.Popen[bytes], list[str], Path]]:
+    log = tmp_path / "cluster.log"
+    node_base, gw_port = free_port() + 100, free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                NINEFOLD,
+                "cluster",
+                "up",
+                str(tmp_path / "c"),
+                "--nodes",
+                "9",
+                "--zones",
+                "3",
+                "--gateways",
+                "2",
+                "--meta",
+                meta_dsn,
+                "--node-base-port",
+                str(node_base),
+                "--gateway-port",
+                str(gw_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops the cluster" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        endpoints = [
+            line.split(": ", 1)[1]
+            for line in log.read_text().splitlines()
+            if line.startswith("Ninefold S3 endpoint: ")
+        ]
+        yield proc, endpoints, tmp_path / "c"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def client(endpoint: str, data_dir: Path) -> Any:
+    import json
+
+    creds = json.loads((data_dir / "credentials.json").read_text())
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=creds["access_key"],
+        aws_secret_access_key=creds["secret_key"],
+        region_name="us-east-1",
+        config=Config(max_pool_connections=16),
+    )
+
+
+SIZES = [0, 100, 4096, 64 * 1024, 128 * 1024 + 1, 700 * 1024, 3 * 1024 * 1024 + 5]
+
+
+def test_cluster_up_thousand_objects_and_three_nodes_killed(
+    running_cluster: tuple[subprocess.Popen[bytes], list[str], Path],
+) -> None:
+    proc, (ep_a, ep_b), data_dir = running_cluster
+    a, b = client(ep_a, data_dir), client(ep_b, data_dir)
+    a.create_bucket(Bucket="thousand")
+    blobs = {size: os.urandom(size) for size in SIZES}
+    expected = {f"k/{i % 10}/{i:04d}": SIZES[i % len(SIZES)] for i in range(1000)}
+
+    def put(key: str) -> None:
+        a.put_object(Bucket="thousand", Key=key, Body=blobs[expected[key]])
+
+    def md5_via(s3: Any, key: str) -> str:
+        return hashlib.md5(s3.get_object(Bucket="thousand", Key=key)["Body"].read()).hexdigest()
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, expected))
+        want = {k: hashlib.md5(blobs[s]).hexdigest() for k, s in expected.items()}
+        listed = [
+            (o["Key"], o["Size"])
+            for page in b.get_paginator("list_objects_v2").paginate(Bucket="thousand")
+            for o in page.get("Contents", [])
+        ]
+        assert listed == sorted(expected.items())
+        assert dict(zip(want, pool.map(lambda k: md5_via(b, k), want), strict=True)) == want
+        # kill -9 three nodes, one in each zone (n1: z1, n5: z2, n9: z3)
+        nodes = children(proc.pid)
+        assert len(nodes) == 9, nodes
+        for node_id in ("n1", "n5", "n9"):
+            os.kill(nodes[node_id], signal.SIGKILL)
+        assert dict(zip(want, pool.map(lambda k: md5_via(b, k), want), strict=True)) == want
+    # Ctrl-C: the whole cluster stops, nothing left behind
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(60)
+    assert children(proc.pid) == {}
