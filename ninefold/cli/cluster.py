@@ -38,6 +38,8 @@ class ClusterPlan:
     access_key: str
     secret_key: str
     cluster_secret: str
+    cache_url: str | None = None
+    cache_namespace: str = "ninefold"
 
 
 def load_or_create_cluster_secret(data_dir: Path) -> str:
@@ -128,7 +130,10 @@ def run_cluster(plan: ClusterPlan, announce: Callable[[list[str]], None]) -> int
         for g in range(plan.gateways):
             port = plan.gateway_base_port + g
             log = logs / f"gateway{g + 1}.log"
-            proc = spawn(["gateway", "--meta", plan.meta_dsn, "--listen", f"127.0.0.1:{port}"], log)
+            args = ["gateway", "--meta", plan.meta_dsn, "--listen", f"127.0.0.1:{port}"]
+            if plan.cache_url:
+                args += ["--cache", plan.cache_url, "--cache-namespace", plan.cache_namespace]
+            proc = spawn(args, log)
             _wait_port(port, proc, log)
             endpoints.append(f"http://127.0.0.1:{port}")
         announce(endpoints)

@@ -11,13 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
-import os
 import signal
-import sys
-import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as MpEvent
 
 from ninefold.api.app import S3App
@@ -25,6 +21,7 @@ from ninefold.api.auth import Credentials
 from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site, tls_context
 from ninefold.cli.config import ServerConfig
+from ninefold.cli.supervisor import supervise_processes
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
@@ -101,59 +98,6 @@ def _worker_main(config: ServerConfig, ready: MpEvent) -> None:
     asyncio.run(_serve(config, ready))
 
 
-def supervise(config: ServerConfig, on_ready: object) -> int:
+def supervise(config: ServerConfig, on_ready: Callable[[], None] | None) -> int:
     """Run ``config.workers`` server processes until SIGINT/SIGTERM; returns an exit code."""
-    ctx = multiprocessing.get_context("spawn")
-    # glibc gives each of the I/O threads its own malloc arena, and freed multi-MiB stripe
-    # buffers stay resident there: measured on a 2 GiB multipart upload with 4 parts in flight,
-    # server RSS peaked at 336 MB with the default and 241 MB with 2 arenas (and PUT was faster,
-    # 141 vs 102 MB/s). Spawned workers inherit this; an operator's own setting wins.
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
-    stopping = False
-
-    def request_stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-
-    def start_one() -> tuple[BaseProcess, MpEvent]:
-        ready = ctx.Event()
-        proc = ctx.Process(target=_worker_main, args=(config, ready), daemon=False)
-        proc.start()
-        return proc, ready
-
-    procs = [start_one() for _ in range(config.workers)]
-    deadline = time.monotonic() + 60
-    for proc, ready in procs:
-        while not ready.wait(0.2):
-            if stopping or not proc.is_alive() or time.monotonic() > deadline:
-                _stop_all([p for p, _ in procs])
-                print(
-                    "ninefold: a server process failed to start; see the log above", file=sys.stderr
-                )
-                return 1
-    if callable(on_ready):
-        on_ready()
-    while not stopping:
-        time.sleep(0.2)
-        for i, (proc, _ready) in enumerate(procs):
-            if not proc.is_alive() and not stopping:
-                log.error("server process %s exited with %s; restarting", proc.pid, proc.exitcode)
-                procs[i] = start_one()
-    _stop_all([p for p, _ in procs])
-    return 0
-
-
-def _stop_all(procs: list[BaseProcess]) -> None:
-    for proc in procs:
-        if proc.is_alive() and proc.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 15
-    for proc in procs:
-        proc.join(max(0.0, deadline - time.monotonic()))
-        if proc.is_alive():
-            proc.kill()
-            proc.join(5)
+    return supervise_processes(_worker_main, config, config.workers, on_ready)

@@ -2,7 +2,9 @@
 
 Run as many as you like behind a load balancer: they share nothing but PostgreSQL (or one SQLite
 file on one machine) and the nodes. The cluster map is read from metadata at start and re-read
-whenever its version changes (checked every ``map_refresh_s``).
+whenever its version changes (checked every ``map_refresh_s``). With ``cache_url`` bucket and
+object lookups go through the shared Redis cache (``ninefold.meta.cache``). ``workers`` processes
+share the port (SO_REUSEPORT), as the embedded server's do.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.synchronize import Event as MpEvent
 
 import aiohttp
 
@@ -21,11 +24,13 @@ from ninefold.api.auth import Credentials
 from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site
 from ninefold.cli.config import RootCredentials
+from ninefold.cli.supervisor import supervise_processes
 from ninefold.cli.wiring import open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.meta.cache import CachedMetaStore, RedisCache
 from ninefold.meta.store import MetaStore
 
 __all__ = ["GatewayConfig", "run_gateway"]
@@ -43,6 +48,9 @@ class GatewayConfig:
     credentials: RootCredentials
     cluster_secret: bytes
     map_refresh_s: float = 2.0
+    cache_url: str | None = None
+    cache_namespace: str = "ninefold"
+    workers: int = 1
 
 
 async def _follow_map(
@@ -66,13 +74,20 @@ async def _follow_map(
             log.info("cluster map v%d: %d stores", version, len(stores))
 
 
-async def _serve(config: GatewayConfig) -> None:
+async def _open_meta(config: GatewayConfig) -> MetaStore:
+    meta = await open_meta(config.meta_dsn)
+    if config.cache_url is None:
+        return meta
+    return CachedMetaStore(meta, RedisCache(config.cache_url, namespace=config.cache_namespace))
+
+
+async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     executor = ThreadPoolExecutor(8, thread_name_prefix="cpu")
-    meta = await open_meta(config.meta_dsn)
+    meta = await _open_meta(config)
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=512),
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=30),
@@ -88,11 +103,8 @@ async def _serve(config: GatewayConfig) -> None:
     app = S3App(services, lambda key: root if key == root.access_key else None)
     runner = await start_site(app, config.host, config.port, None)
     follower = asyncio.create_task(_follow_map(meta, chunkio, config, session, cluster.version))
-    print(
-        f"Ninefold gateway on http://{config.host}:{config.port}, cluster map "
-        f"v{cluster.version} ({len(stores)} stores)",
-        flush=True,
-    )
+    log.info("serving, cluster map v%d (%d stores)", cluster.version, len(stores))
+    ready.set()
     await stop.wait()
     follower.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -103,11 +115,28 @@ async def _serve(config: GatewayConfig) -> None:
     executor.shutdown(wait=True)
 
 
-def run_gateway(config: GatewayConfig) -> None:
+def _process_main(config: GatewayConfig, ready: MpEvent) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
     try:
         import uvloop
 
         uvloop.install()
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
         pass
-    asyncio.run(_serve(config))
+    asyncio.run(_serve(config, ready))
+
+
+def run_gateway(config: GatewayConfig) -> int:
+    """Serve until SIGINT/SIGTERM with ``config.workers`` processes; returns an exit code."""
+
+    def announce() -> None:
+        cache = f", cache {config.cache_url}" if config.cache_url else ", no cache"
+        print(
+            f"Ninefold gateway on http://{config.host}:{config.port} "
+            f"({config.workers} processes{cache})",
+            flush=True,
+        )
+
+    return supervise_processes(_process_main, config, config.workers, announce)

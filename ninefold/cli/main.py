@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -124,6 +125,13 @@ def gateway(
         str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
     ] = None,
     region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
+    cache: Annotated[
+        str | None, typer.Option(help="redis://... shared cache for every gateway (optional).")
+    ] = None,
+    cache_namespace: Annotated[
+        str, typer.Option(help="Key prefix in Redis; the same on every gateway of a cluster.")
+    ] = "ninefold",
+    workers: Annotated[int, typer.Option(min=0, help="Server processes (0: one per core).")] = 1,
 ) -> None:
     """Run a stateless S3 gateway over the cluster (nodes from the cluster map in metadata).
 
@@ -146,10 +154,15 @@ def gateway(
             domain=domain,
             credentials=RootCredentials(access, secret),
             cluster_secret=cluster_secret(),
+            cache_url=cache,
+            cache_namespace=cache_namespace,
+            workers=workers or os.cpu_count() or 1,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    run_gateway(config)
+    if cache is not None and not cache.startswith(("redis://", "rediss://", "unix://")):
+        raise typer.BadParameter("--cache takes a redis://, rediss:// or unix:// URL")
+    raise typer.Exit(run_gateway(config))
 
 
 admin = typer.Typer(no_args_is_help=True, help="Administer a cluster.")
@@ -245,6 +258,9 @@ def cluster_up(
     ] = None,
     node_base_port: Annotated[int, typer.Option(help="Node i listens on this + i.")] = 7000,
     gateway_port: Annotated[int, typer.Option(help="Gateway g listens on this + g.")] = 9000,
+    cache: Annotated[
+        str | None, typer.Option(help="redis://... cache shared by the gateways (optional).")
+    ] = None,
 ) -> None:
     """Start nodes, register them in the cluster map, start gateways; Ctrl-C stops it all."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -254,6 +270,9 @@ def cluster_up(
         credentials, _ = load_or_create_credentials(data_dir)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    if cache is not None and not cache.startswith(("redis://", "rediss://", "unix://")):
+        raise typer.BadParameter("--cache takes a redis://, rediss:// or unix:// URL")
+    secret = load_or_create_cluster_secret(data_dir)
     if nodes * drives < 9:
         raise typer.BadParameter("6+3 erasure coding needs at least 9 drives in the cluster")
     plan = ClusterPlan(
@@ -267,11 +286,17 @@ def cluster_up(
         gateway_base_port=gateway_port,
         access_key=credentials.access_key,
         secret_key=credentials.secret_key,
-        cluster_secret=load_or_create_cluster_secret(data_dir),
+        cluster_secret=secret,
+        cache_url=cache,
+        # one namespace per cluster, stable across restarts: clusters may share a Redis
+        cache_namespace="ninefold-" + hashlib.sha256(secret.encode()).hexdigest()[:12],
     )
 
     def announce(endpoints: list[str]) -> None:
-        typer.echo(f"Ninefold cluster: {nodes} nodes in {zones} zones, metadata {plan.meta_dsn}")
+        typer.echo(
+            f"Ninefold cluster: {nodes} nodes in {zones} zones, metadata {plan.meta_dsn}, "
+            f"cache {cache or 'none'}"
+        )
         for endpoint in endpoints:
             typer.echo(f"Ninefold S3 endpoint: {endpoint}")
         typer.echo(f"  AccessKey: {credentials.access_key}")

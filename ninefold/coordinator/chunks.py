@@ -48,7 +48,17 @@ class ChunkWriter:
         self._io = io
         self._scheme = scheme
         self.chunk_id = secrets.token_hex(16)
-        self._placed = place(self.chunk_id, io.store_infos, scheme.width)
+        # fewer live stores than fragments (nodes down, a zone lost): write what can be placed
+        # if that still makes the write quorum; the missing fragments are recorded as "" and
+        # go on the repair queue with the chunk
+        usable = sum(1 for s in io.store_infos if s.weight > 0)
+        if usable < scheme.write_quorum:
+            raise WriteQuorumFailed(
+                f"only {usable} fragment stores are available (need {scheme.write_quorum})"
+            )
+        width = min(scheme.width, usable)
+        self._placed = place(self.chunk_id, io.store_infos, width)
+        self._placed += [""] * (scheme.width - width)
         self._writers: list[FragmentWriter | None] = [None] * scheme.width
         self._opened = False
         self._buffer = bytearray()
@@ -59,6 +69,8 @@ class ChunkWriter:
 
     async def _open(self) -> None:
         async def one(i: int) -> None:
+            if not self._placed[i]:
+                return
             try:
                 self._writers[i] = await self._io.stores[self._placed[i]].open_writer(
                     FragmentId(self.chunk_id, i)

@@ -80,9 +80,16 @@ class GatewayProc:
     """A ``ninefold gateway`` process on a free port (stopped by its process group)."""
 
     def __init__(
-        self, meta_dsn: str, secret: str, access_key: str, secret_key: str, log_path: Path
+        self,
+        meta_dsn: str,
+        secret: str,
+        access_key: str,
+        secret_key: str,
+        log_path: Path,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.meta_dsn = meta_dsn
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.env = dict(
             os.environ,
@@ -100,6 +107,7 @@ class GatewayProc:
 
     def start(self) -> GatewayProc:
         args = [str(BIN), "gateway", "--meta", self.meta_dsn, "--listen", f"127.0.0.1:{self.port}"]
+        args += self.extra_args
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True

@@ -137,3 +137,27 @@ def test_delete_removes_every_fragment(tmp_path: Path) -> None:
             assert [f async for f in store.list_fragments()] == []
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize("live", [8, 7])
+def test_fewer_live_stores_than_fragments_still_make_the_quorum(tmp_path: Path, live: int) -> None:
+    """Nodes marked down leave 8 (or 7) stores for 9 fragments: the chunk is written with the
+    rest recorded missing (for repair), and reads back."""
+    io, _stores = make_io(tmp_path)
+    io.store_infos = io.store_infos[:live]
+    data = os.urandom(2 * STRIPE + 7)
+    record = asyncio.run(write(io, EC_6_3, data))
+    assert sum(1 for s in record.stores if s) == live
+    assert record.stores[live:] == ("",) * (9 - live)
+    assert asyncio.run(read(io, record)) == data
+
+
+@pytest.mark.parametrize(("scheme", "live"), [(EC_6_3, 6), (REP_4, 2)])
+def test_below_the_write_quorum_of_live_stores_nothing_is_written(
+    tmp_path: Path, scheme: Scheme, live: int
+) -> None:
+    io, stores = make_io(tmp_path)
+    io.store_infos = io.store_infos[:live]
+    with pytest.raises(WriteQuorumFailed):
+        asyncio.run(write(io, scheme, os.urandom(1000)))
+    assert not [p for s in stores.values() for p in s.root.rglob("*") if p.is_file()]
