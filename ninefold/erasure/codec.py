@@ -42,3 +42,13 @@ class ECCodec:
         except Exception as exc:  # pyeclib raises its own error tree
             raise errors.DataUnavailable(f"erasure decode failed: {exc}") from exc
         return stripe
+
+    def reconstruct(self, fragments: dict[int, bytes], missing: list[int]) -> list[bytes]:
+        """Fragments ``missing`` (in that order) rebuilt from any ``k`` others (repair)."""
+        if len(fragments) < self.k:
+            raise errors.DataUnavailable(f"need {self.k} fragments, have {len(fragments)}")
+        try:
+            rebuilt: list[bytes] = self._driver.reconstruct(list(fragments.values()), missing)
+        except Exception as exc:  # pyeclib raises its own error tree
+            raise errors.DataUnavailable(f"erasure reconstruct failed: {exc}") from exc
+        return rebuilt

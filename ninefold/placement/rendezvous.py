@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["StoreInfo", "place", "score"]
+__all__ = ["StoreInfo", "place", "place_replacements", "score"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,3 +62,45 @@ def place(chunk_id: str, stores: Sequence[StoreInfo], width: int) -> list[str]:
             per_zone[store.zone] = per_zone.get(store.zone, 0) + 1
         cap += 1  # only reached when the zones cannot be balanced any better
     return [s.store_id for s in chosen]
+
+
+def place_replacements(
+    chunk_id: str, stores: Sequence[StoreInfo], current: Sequence[str], missing: Sequence[int]
+) -> dict[int, str]:
+    """New stores for the fragments ``missing`` of a chunk whose fragment ``i`` is on
+    ``current[i]`` (repair, drain): the best-scoring stores that hold no fragment of the chunk
+    yet, keeping the zone rule (at most ``ceil(width / zones)`` per zone while others have room).
+    Fewer stores than needed -> as many as there are (the rest stays missing).
+
+    >>> stores = [StoreInfo(f"d{i}", zone=f"z{i % 3}") for i in range(1, 11)]
+    >>> current = place("0" * 32, stores[:9], 9)
+    >>> live = [s for s in stores if s.store_id != current[4]]  # fragment 4's store is lost
+    >>> new = place_replacements("0" * 32, live, current, [4])
+    >>> new[4] not in current
+    True
+    """
+    missing_set = set(missing)
+    kept = {s for i, s in enumerate(current) if s and i not in missing_set}
+    zone_of = {s.store_id: s.zone for s in stores}
+    candidates = [s for s in stores if s.weight > 0 and s.store_id not in kept]
+    zones = {s.zone for s in stores if s.weight > 0} or {"default"}
+    cap = math.ceil(len(current) / len(zones))
+    per_zone: dict[str, int] = {}
+    for store_id in kept:
+        zone = zone_of.get(store_id, "?")
+        per_zone[zone] = per_zone.get(zone, 0) + 1
+    ranked = sorted(candidates, key=lambda s: score(chunk_id, s), reverse=True)
+    chosen: dict[int, str] = {}
+    todo = sorted(missing_set)
+    used: set[str] = set()
+    while todo and len(used) < len(ranked):
+        for store in ranked:
+            if not todo:
+                break
+            if store.store_id in used or per_zone.get(store.zone, 0) >= cap:
+                continue
+            chosen[todo.pop(0)] = store.store_id
+            used.add(store.store_id)
+            per_zone[store.zone] = per_zone.get(store.zone, 0) + 1
+        cap += 1
+    return chosen

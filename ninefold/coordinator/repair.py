@@ -1,0 +1,79 @@
+"""Rebuilding lost fragments of a chunk (repair, heal on read, drain).
+
+``rebuild`` streams the chunk stripe by stripe: any k readable fragments are fetched (hedged,
+like a read), the missing fragments are reconstructed by pyeclib (EC) or copied (replicas), and
+written to their new stores through the same verified fragment writers as a PUT. Memory is one
+batch of stripes, whatever the chunk size. The caller records the new placement in metadata
+(compare-and-set) and deletes what it wrote if that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import replace
+
+from ninefold.coordinator.chunks import READ_BATCH_STRIPES, UNIT_BYTES, ChunkIO
+from ninefold.core.errors import StorageError, WriteQuorumFailed
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.protocol import FragmentId, FragmentWriter
+from ninefold.fragments.records import ChunkRecord
+
+__all__ = ["rebuild", "stripe_count"]
+
+log = logging.getLogger("ninefold.repair")
+
+
+def stripe_count(record: ChunkRecord, scheme: Scheme, stripe_bytes: int) -> int:
+    """Blocks per fragment: a chunk of size 0 still has one (empty) stripe."""
+    unit = stripe_bytes if scheme.kind == "ec" else UNIT_BYTES
+    return max(1, math.ceil(record.size / unit))
+
+
+async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> ChunkRecord:
+    """Write fragment ``i`` of ``record`` anew on store ``targets[i]`` for every ``i``; returns
+    the record with the new placement. Raises DataUnavailable when fewer than k fragments are
+    readable, StorageError when a target refuses (nothing is recorded then)."""
+    if not targets:
+        return record
+    scheme = Scheme.parse(record.scheme)
+    codec = io.codec(scheme) if scheme.kind == "ec" else None
+    stripes = stripe_count(record, scheme, codec.stripe_bytes if codec else UNIT_BYTES)
+    missing = sorted(targets)
+    # the sources: every fragment but the ones being rebuilt
+    source = replace(
+        record, stores=tuple("" if i in targets else s for i, s in enumerate(record.stores))
+    )
+    writers: dict[int, FragmentWriter] = {}
+    try:
+        for i in missing:
+            writers[i] = await io.stores[targets[i]].open_writer(FragmentId(record.chunk_id, i))
+        loop = asyncio.get_running_loop()
+        for first in range(0, stripes, READ_BATCH_STRIPES):
+            count = min(READ_BATCH_STRIPES, stripes - first)
+            fetched = await io._fetch_any_k(source, scheme, first, count)
+            for n in range(count):
+                frags = {i: blocks[n] for i, blocks in fetched.items()}
+                if codec is not None:
+                    rebuilt = await loop.run_in_executor(
+                        io.executor, codec.reconstruct, frags, missing
+                    )
+                else:
+                    rebuilt = [next(iter(frags.values()))] * len(missing)
+                await asyncio.gather(
+                    *(
+                        writers[i].write_block(block)
+                        for i, block in zip(missing, rebuilt, strict=True)
+                    )
+                )
+        await asyncio.gather(*(w.commit() for w in writers.values()))
+    except (StorageError, OSError, KeyError) as exc:
+        await asyncio.gather(*(w.abort() for w in writers.values()), return_exceptions=True)
+        if isinstance(exc, KeyError):
+            raise WriteQuorumFailed(f"no such store {exc}") from exc
+        raise
+    stores = list(record.stores)
+    for i, store_id in targets.items():
+        stores[i] = store_id
+    return replace(record, stores=tuple(stores))
