@@ -1,7 +1,8 @@
 """``ninefold cluster up``: a local multi-process cluster on loopback (development, tests,
 benchmarks). Starts the node daemons across zones, registers them in the cluster map, starts
-the gateways, and stops them all — by PID, it started them — on Ctrl-C/SIGTERM. A process
-that dies meanwhile is reported and the rest keeps running (fault tests kill nodes on purpose).
+a worker (health monitor, GC) and the gateways, and stops them all — by PID, it started them —
+on Ctrl-C/SIGTERM. A process that dies meanwhile is reported and the rest keeps running (fault
+tests kill nodes on purpose).
 
 The children stay in this process's process group, so stopping the group stops the cluster.
 """
@@ -126,6 +127,8 @@ def run_cluster(plan: ClusterPlan, announce: Callable[[list[str]], None]) -> int
                 env=env,
                 timeout=60,
             )
+        # the background jobs: node health (marks a dead node down within seconds), GC
+        spawn(["worker", "--meta", plan.meta_dsn], logs / "worker.log")
         endpoints = []
         for g in range(plan.gateways):
             port = plan.gateway_base_port + g

@@ -25,7 +25,7 @@ from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site
 from ninefold.cli.config import RootCredentials
 from ninefold.cli.supervisor import supervise_processes
-from ninefold.cli.wiring import open_meta, stores_from_map
+from ninefold.cli.wiring import follow_map, open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
@@ -53,27 +53,6 @@ class GatewayConfig:
     workers: int = 1
 
 
-async def _follow_map(
-    meta: MetaStore,
-    chunkio: ChunkIO,
-    config: GatewayConfig,
-    session: aiohttp.ClientSession,
-    version: int,
-) -> None:
-    while True:
-        await asyncio.sleep(config.map_refresh_s)
-        try:
-            cluster = await meta.get_cluster_map()
-        except Exception:  # metadata briefly unreachable: keep serving with the map we have
-            log.exception("cluster map refresh failed")
-            continue
-        if cluster.version != version:
-            stores, infos = stores_from_map(cluster, config.cluster_secret, session)
-            chunkio.stores, chunkio.store_infos = stores, infos
-            version = cluster.version
-            log.info("cluster map v%d: %d stores", version, len(stores))
-
-
 async def _open_meta(config: GatewayConfig) -> MetaStore:
     meta = await open_meta(config.meta_dsn)
     if config.cache_url is None:
@@ -93,8 +72,9 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=30),
     )
     cluster = await meta.get_cluster_map()
-    stores, infos = stores_from_map(cluster, config.cluster_secret, session)
+    stores, infos, unreachable = stores_from_map(cluster, config.cluster_secret, session)
     chunkio = ChunkIO(stores, infos, executor)
+    chunkio.unreachable = unreachable
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
     services = Services(
         objects, MultipartService(objects), ApiSettings(region=config.region, domain=config.domain)
@@ -102,7 +82,11 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
     root = Credentials(config.credentials.access_key, config.credentials.secret_key, "root", True)
     app = S3App(services, lambda key: root if key == root.access_key else None)
     runner = await start_site(app, config.host, config.port, None)
-    follower = asyncio.create_task(_follow_map(meta, chunkio, config, session, cluster.version))
+    follower = asyncio.create_task(
+        follow_map(
+            meta, chunkio, config.cluster_secret, session, cluster.version, config.map_refresh_s
+        )
+    )
     log.info("serving, cluster map v%d (%d stores)", cluster.version, len(stores))
     ready.set()
     await stop.wait()

@@ -6,13 +6,13 @@ import asyncio
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from ninefold.cli.cluster import ClusterPlan, load_or_create_cluster_secret, run_cluster
 from ninefold.cli.config import (
@@ -23,8 +23,10 @@ from ninefold.cli.config import (
 )
 from ninefold.cli.embedded import prepare_data_dir, supervise
 from ninefold.cli.gateway import GatewayConfig, run_gateway
+from ninefold.cli.maptable import cluster_map_table
 from ninefold.cli.node import cluster_secret, run_node
 from ninefold.cli.wiring import open_meta
+from ninefold.cli.worker import WorkerConfig, run_worker
 from ninefold.meta.models import ClusterMap, NodeRecord
 from ninefold.meta.store import MetaStore
 
@@ -174,12 +176,7 @@ MetaOption = Annotated[str, typer.Option(help="Metadata: postgresql://... or a S
 
 
 def _print_map(cluster: ClusterMap) -> None:
-    table = Table(title=f"cluster map v{cluster.version}")
-    for column in ("node", "url", "zone", "drives", "weight", "state"):
-        table.add_column(column)
-    for n in cluster.nodes:
-        table.add_row(n.node_id, n.url, n.zone, ",".join(n.drives), f"{n.weight:g}", n.state)
-    Console().print(table)
+    Console(width=160).print(cluster_map_table(cluster, time.time()))
 
 
 async def _with_meta(dsn: str, action: Callable[[MetaStore], Awaitable[ClusterMap]]) -> ClusterMap:
@@ -199,11 +196,18 @@ def node_add(
     drives: Annotated[int, typer.Option(min=1, help="Number of drives the node serves.")] = 1,
     weight: Annotated[float, typer.Option(min=0.0, help="Share of new data.")] = 1.0,
 ) -> None:
-    """Add a node to the cluster map (or replace its entry)."""
-    record = NodeRecord(
-        node_id, url.rstrip("/"), zone, tuple(f"d{i}" for i in range(1, drives + 1)), weight, "up"
-    )
-    _print_map(asyncio.run(_with_meta(meta, lambda m: m.put_node(record))))
+    """Add a node to the cluster map (or update its entry: url, zone, drives and weight; a node
+    being drained stays draining)."""
+
+    async def action(store: MetaStore) -> ClusterMap:
+        current = {n.node_id: n for n in (await store.get_cluster_map()).nodes}
+        state = current[node_id].state if node_id in current else "up"
+        drive_ids = tuple(f"d{i}" for i in range(1, drives + 1))
+        return await store.put_node(
+            NodeRecord(node_id, url.rstrip("/"), zone, drive_ids, weight, state)
+        )
+
+    _print_map(asyncio.run(_with_meta(meta, action)))
 
 
 def _set_state(meta: str, node_id: str, state: str) -> None:
@@ -304,6 +308,43 @@ def cluster_up(
         typer.echo("Ctrl-C stops the cluster.")
 
     raise typer.Exit(run_cluster(plan, announce))
+
+
+@app.command()
+def worker(
+    meta: Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite file path.")],
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every job one round, then exit.")
+    ] = False,
+    health_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two health probes of every node.")
+    ] = 1.0,
+    down_after_s: Annotated[
+        float, typer.Option(min=0.1, help="A node silent this many seconds is marked down.")
+    ] = 3.0,
+    gc_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two garbage-collection rounds.")
+    ] = 10.0,
+    gc_grace_s: Annotated[
+        float, typer.Option(min=0.0, help="Keep fragments of replaced versions this long.")
+    ] = 30.0,
+) -> None:
+    """Run the background jobs (node health monitor, garbage collection) with leader election:
+    start several, each job runs in one of them at a time. The node secret comes from
+    NINEFOLD_CLUSTER_SECRET."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        config = WorkerConfig(
+            meta_dsn=meta,
+            cluster_secret=cluster_secret(),
+            health_interval_s=health_interval_s,
+            down_after_s=down_after_s,
+            gc_interval_s=gc_interval_s,
+            gc_grace_s=gc_grace_s,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    raise typer.Exit(run_worker(config, once=once))
 
 
 def main() -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
 
 import aiohttp
 
+from ninefold.coordinator.chunks import ChunkIO
 from ninefold.meta.models import ClusterMap
 from ninefold.meta.postgres import PostgresMetaStore
 from ninefold.meta.sqlite import SqliteMetaStore
@@ -13,7 +16,9 @@ from ninefold.meta.store import MetaStore
 from ninefold.nodeclient import RemoteFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 
-__all__ = ["open_meta", "stores_from_map"]
+__all__ = ["apply_map", "follow_map", "open_meta", "stores_from_map"]
+
+log = logging.getLogger("ninefold.map")
 
 
 async def open_meta(dsn: str) -> MetaStore:
@@ -27,17 +32,58 @@ async def open_meta(dsn: str) -> MetaStore:
 
 def stores_from_map(
     cluster: ClusterMap, secret: bytes, session: aiohttp.ClientSession
-) -> tuple[dict[str, RemoteFragmentStore], list[StoreInfo]]:
-    """One store per drive of every node that is not down; draining nodes get weight 0, so
-    placement puts nothing new on them while reads still reach them."""
+) -> tuple[dict[str, RemoteFragmentStore], list[StoreInfo], set[str]]:
+    """(stores, placement infos, unreachable store ids): one store per drive of every node in
+    the map. Nodes the health monitor marks down (or the operator sets down) are unreachable:
+    no placement, no reads, and GC keeps their deletions for later. Draining nodes get weight 0,
+    so placement puts nothing new on them while reads still reach them."""
     stores: dict[str, RemoteFragmentStore] = {}
     infos: list[StoreInfo] = []
+    unreachable: set[str] = set()
     for node in cluster.nodes:
-        if node.state == "down":
-            continue
+        down = node.state == "down" or node.health == "down"
         weight = node.weight if node.state == "up" else 0.0
         for drive in node.drives:
             store_id = f"{node.node_id}:{drive}"
             stores[store_id] = RemoteFragmentStore(store_id, node.url, drive, secret, session)
-            infos.append(StoreInfo(store_id, zone=node.zone, weight=weight))
-    return stores, infos
+            if down:
+                unreachable.add(store_id)
+            else:
+                infos.append(StoreInfo(store_id, zone=node.zone, weight=weight))
+    return stores, infos, unreachable
+
+
+def apply_map(
+    chunkio: ChunkIO, cluster: ClusterMap, secret: bytes, session: aiohttp.ClientSession
+) -> None:
+    """Point ``chunkio`` at the stores of ``cluster``."""
+    chunkio.stores, chunkio.store_infos, chunkio.unreachable = stores_from_map(
+        cluster, secret, session
+    )
+
+
+async def follow_map(
+    meta: MetaStore,
+    chunkio: ChunkIO,
+    secret: bytes,
+    session: aiohttp.ClientSession,
+    version: int,
+    every_s: float,
+) -> None:
+    """Re-read the cluster map every ``every_s`` and apply it when its version changed."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            cluster = await meta.get_cluster_map()
+        except Exception:  # metadata briefly unreachable: keep serving with the map we have
+            log.exception("cluster map refresh failed")
+            continue
+        if cluster.version != version:
+            apply_map(chunkio, cluster, secret, session)
+            version = cluster.version
+            log.info(
+                "cluster map v%d: %d stores, %d unreachable",
+                version,
+                len(chunkio.stores),
+                len(chunkio.unreachable),
+            )

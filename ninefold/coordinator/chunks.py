@@ -180,6 +180,8 @@ class ChunkIO:
         self.on_degraded = on_degraded
         #: how long the data fragments may take before parity is asked as well
         self.hedge_after_s = hedge_after_s
+        #: stores known to be down (health monitor): never read, written or counted as deleted
+        self.unreachable: set[str] = set()
         self._codecs: dict[str, ECCodec] = {}
 
     def codec(self, scheme: Scheme) -> ECCodec:
@@ -195,7 +197,8 @@ class ChunkIO:
         self, record: ChunkRecord, index: int, first: int, count: int
     ) -> list[bytes] | None:
         """Verified blocks of fragment ``index``, or None when they cannot be had."""
-        store = self.stores.get(record.stores[index]) if record.stores[index] else None
+        store_id = record.stores[index]
+        store = self.stores.get(store_id) if store_id not in self.unreachable else None
         if store is None:
             return None
         try:
@@ -310,16 +313,22 @@ class ChunkIO:
                 yield block[lo:hi] if (lo, hi) != (0, len(block)) else block
 
     async def delete(self, record: ChunkRecord) -> int:
-        """Remove every fragment of the chunk (best effort); returns how many were removed."""
+        """Remove every fragment of the chunk; returns how many fragments could *not* be
+        deleted (their store is unreachable or failed) -- 0 means the chunk is gone. A fragment
+        that is already absent counts as deleted; so does one on a store no longer in the map."""
 
         async def one(i: int, store_id: str) -> bool:
+            if store_id in self.unreachable:
+                return False
             store = self.stores.get(store_id)
-            if store is None:
-                return False
+            if store is None:  # the node left the map: its drives went with it
+                return True
             try:
-                return await store.delete(FragmentId(record.chunk_id, i))
-            except (StorageError, OSError):
+                await store.delete(FragmentId(record.chunk_id, i))
+            except (StorageError, OSError) as exc:
+                log.warning("chunk %s fragment %d: delete failed: %s", record.chunk_id, i, exc)
                 return False
+            return True
 
         done = await asyncio.gather(*(one(i, s) for i, s in enumerate(record.stores) if s))
-        return sum(done)
+        return sum(1 for ok in done if not ok)

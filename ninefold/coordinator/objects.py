@@ -6,6 +6,7 @@ The metadata commit is the linearization point: bytes are durable in their fragm
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
@@ -190,10 +191,21 @@ class ObjectService:
     # -- garbage collection -------------------------------------------------------------------
 
     async def collect_garbage(self, *, now: float | None = None, limit: int = 500) -> int:
-        """Delete the fragments of chunks queued longer ago than the grace period."""
-        cutoff = (now if now is not None else time.time()) - self.settings.gc_grace_s
-        items = await self.meta.gc_pending(cutoff, limit)
-        for item in items:
-            await self.chunkio.delete(item.chunk)
-        await self.meta.gc_done([item.gc_id for item in items])
-        return len(items)
+        """Delete the fragments of chunks queued longer ago than the grace period; returns how
+        many chunks are now entirely gone. A chunk with a fragment on a node that is down stays
+        queued (moved to the end) until the node is back."""
+        now = now if now is not None else time.time()
+        items = await self.meta.gc_pending(now - self.settings.gc_grace_s, limit)
+        limit_io = asyncio.Semaphore(32)
+
+        async def delete(chunk: ChunkRecord) -> int:
+            async with limit_io:
+                return await self.chunkio.delete(chunk)
+
+        left = await asyncio.gather(*(delete(item.chunk) for item in items))
+        done = [item.gc_id for item, n in zip(items, left, strict=True) if n == 0]
+        await self.meta.gc_done(done)
+        await self.meta.gc_retry_later(
+            [item.gc_id for item, n in zip(items, left, strict=True) if n], now
+        )
+        return len(done)

@@ -48,6 +48,7 @@ from ninefold.meta.models import (
     NodeRecord,
     ObjectVersion,
     Part,
+    RepairItem,
     Upload,
 )
 from ninefold.meta.store import MetaStore
@@ -163,7 +164,7 @@ class RedisCache:
         if self.dirty:
             try:
                 await self._redis.incr(self._epoch_key)
-            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 self._failed("epoch bump", exc)
                 return False
             self.dirty = False
@@ -177,7 +178,7 @@ class RedisCache:
             return None, None
         try:
             answer = await self._read(keys=[self._epoch_key], args=[self.namespace, key])
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             self._failed("read", exc)
             return None, None
         if answer[0] == 1:
@@ -196,7 +197,7 @@ class RedisCache:
                 keys=[self._epoch_key],
                 args=[self.namespace, key, epoch, generation, value, self._ttl],
             )
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             self._failed("fill", exc)
 
     async def begin_write(self, keys: list[str]) -> None:
@@ -214,7 +215,7 @@ class RedisCache:
                 keys=[self._epoch_key],
                 args=[self.namespace, pending_ttl, self._generation_ttl, *keys],
             )
-        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             self._failed("invalidation", exc)
             self._mark_dirty()
 
@@ -378,6 +379,9 @@ class CachedMetaStore:
     async def gc_done(self, gc_ids: list[int]) -> None:
         await self.inner.gc_done(gc_ids)
 
+    async def gc_retry_later(self, gc_ids: list[int], queued_at: float) -> None:
+        await self.inner.gc_retry_later(gc_ids, queued_at)
+
     # cluster map
     async def get_cluster_map(self) -> ClusterMap:
         return await self.inner.get_cluster_map()
@@ -387,3 +391,16 @@ class CachedMetaStore:
 
     async def remove_node(self, node_id: str) -> ClusterMap:
         return await self.inner.remove_node(node_id)
+
+    async def set_node_health(self, node_id: str, health: str, last_seen: float) -> ClusterMap:
+        return await self.inner.set_node_health(node_id, health, last_seen)
+
+    # repair queue
+    async def repair_enqueue(self, chunk_ids: list[str], reason: str) -> None:
+        await self.inner.repair_enqueue(chunk_ids, reason)
+
+    async def repair_pending(self, limit: int) -> list[RepairItem]:
+        return await self.inner.repair_pending(limit)
+
+    async def repair_done(self, repair_ids: list[int]) -> None:
+        await self.inner.repair_done(repair_ids)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from ninefold.fragments.records import ChunkRecord
 
 __all__ = [
+    "NODE_HEALTH",
     "NULL_VERSION",
+    "REPAIR_MISSING_AT_WRITE",
     "Bucket",
     "ClusterMap",
     "GcItem",
@@ -20,11 +22,18 @@ __all__ = [
     "NodeRecord",
     "ObjectVersion",
     "Part",
+    "RepairItem",
     "Upload",
 ]
 
 #: the version id of objects written while versioning is off
 NULL_VERSION = "null"
+
+#: what the health monitor can say of a node: it answers its health probe, or it does not
+NODE_HEALTH = ("ok", "down")
+
+#: repair reason of a chunk committed with a fragment whose write failed (``""`` in its stores)
+REPAIR_MISSING_AT_WRITE = "missing-at-write"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +129,14 @@ class GcItem:
 
 @dataclass(frozen=True, slots=True)
 class NodeRecord:
-    """A storage node in the cluster map. ``state``: "up", "draining" (no new writes) or
-    "down" (neither)."""
+    """A storage node in the cluster map.
+
+    ``state`` is the operator's word: "up", "draining" (no new writes) or "down" (neither).
+    ``health`` is the health monitor's: "ok", or "down" when the node has not answered its
+    health probe for a few seconds. ``last_seen`` is when it last answered (epoch seconds, 0:
+    never). Only ``set_node_health`` changes these two; ``put_node`` keeps them for an existing
+    node, so an admin command never overrides what the monitor observed.
+    """
 
     node_id: str
     url: str
@@ -129,6 +144,20 @@ class NodeRecord:
     drives: tuple[str, ...]
     weight: float = 1.0
     state: str = "up"
+    health: str = "ok"
+    last_seen: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RepairItem:
+    """A chunk waiting for repair. ``chunk`` is its record as it is now, or None when the chunk
+    no longer exists (its object was deleted or replaced meanwhile: nothing left to repair)."""
+
+    repair_id: int
+    chunk_id: str
+    reason: str
+    queued_at: float
+    chunk: ChunkRecord | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,9 @@ from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.listing import ListCursor
 from ninefold.meta.models import (
+    NODE_HEALTH,
     NULL_VERSION,
+    REPAIR_MISSING_AT_WRITE,
     Bucket,
     ClusterMap,
     GcItem,
@@ -29,6 +31,7 @@ from ninefold.meta.models import (
     NodeRecord,
     ObjectVersion,
     Part,
+    RepairItem,
     Upload,
 )
 from ninefold.meta.rows import (
@@ -36,12 +39,15 @@ from ninefold.meta.rows import (
     CHUNK_COLS,
     NODE_COLS,
     OBJ_COLS,
+    REPAIR_COLS,
     UPLOAD_COLS,
     bucket_from_row,
     chunk_from_row,
     node_from_row,
     node_values,
     object_from_row,
+    repair_from_row,
+    stores_have_gap,
     upload_from_row,
 )
 from ninefold.meta.schema import POSTGRES_MIGRATIONS
@@ -63,6 +69,12 @@ async def _require_bucket(conn: Conn, bucket: str, *, exclusive: bool = False) -
 
 
 async def _queue_chunks_of(conn: Conn, column: str, owner_id: int, now: float) -> None:
+    """Move an object's or part's chunks onto the GC queue (and off the repair queue)."""
+    await conn.execute(
+        "DELETE FROM repair_queue WHERE chunk_id IN "
+        f"(SELECT chunk_id FROM chunks WHERE {column} = $1)",
+        owner_id,
+    )
     await conn.execute(
         "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
         f"SELECT chunk_id, size, scheme, block_size, stores, $2 FROM chunks WHERE {column} = $1",
@@ -91,6 +103,20 @@ async def _insert_chunks(
                 )
                 for i, c in enumerate(chunks)
             ],
+        )
+        await _enqueue_repair(
+            conn, [c.chunk_id for c in chunks if "" in c.stores], REPAIR_MISSING_AT_WRITE
+        )
+
+
+async def _enqueue_repair(conn: Conn, chunk_ids: list[str], reason: str) -> None:
+    if chunk_ids:
+        await conn.execute(
+            "INSERT INTO repair_queue (chunk_id, reason, queued_at) "
+            "SELECT unnest($1::text[]), $2, $3 ON CONFLICT (chunk_id) DO NOTHING",
+            chunk_ids,
+            reason,
+            time.time(),
         )
 
 
@@ -385,6 +411,7 @@ class PostgresMetaStore:
             await _unlink_null_version(conn, obj.bucket, obj.key, now)
             object_id = await _insert_object(conn, obj)
             seq = 0
+            incomplete = []
             for number in parts:
                 part_id = await conn.fetchval(
                     "SELECT id FROM parts WHERE upload_id = $1 AND part_number = $2",
@@ -392,7 +419,7 @@ class PostgresMetaStore:
                     number,
                 )
                 for record in await conn.fetch(
-                    "SELECT chunk_id FROM chunks WHERE part_id = $1 ORDER BY seq", part_id
+                    "SELECT chunk_id, stores FROM chunks WHERE part_id = $1 ORDER BY seq", part_id
                 ):
                     await conn.execute(
                         "UPDATE chunks SET object_id = $1, part_id = NULL, seq = $2 "
@@ -402,6 +429,10 @@ class PostgresMetaStore:
                         record["chunk_id"],
                     )
                     seq += 1
+                    if stores_have_gap(record["stores"]):
+                        incomplete.append(record["chunk_id"])
+            # queued by put_part already, unless repaired meanwhile; this catches the rest
+            await _enqueue_repair(conn, incomplete, REPAIR_MISSING_AT_WRITE)
             await _drop_upload(conn, upload.upload_id, now)
 
     async def abort_upload(self, upload_id: str) -> bool:
@@ -431,14 +462,53 @@ class PostgresMetaStore:
     async def put_node(self, node: NodeRecord) -> ClusterMap:
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT version FROM cluster_version WHERE id = 1 FOR UPDATE")
+            # an existing node keeps its health and last_seen: those are the monitor's
             await conn.execute(
-                f"INSERT INTO cluster_nodes ({NODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6) "
+                f"INSERT INTO cluster_nodes ({NODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
                 "ON CONFLICT (node_id) DO UPDATE SET url = $2, zone = $3, drives = $4, "
                 "weight = $5, state = $6",
                 *node_values(node),
             )
             await conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
             return await self._map(conn)
+
+    async def set_node_health(self, node_id: str, health: str, last_seen: float) -> ClusterMap:
+        if health not in NODE_HEALTH:
+            raise ValueError(f"node health must be one of {NODE_HEALTH}, not {health!r}")
+        async with self._pool.acquire() as conn:
+            # A heartbeat (health unchanged) is one autocommitted statement on the node's row.
+            # It must not share a transaction with the change below: an UPDATE that meets a
+            # concurrently changed row locks it before re-checking WHERE, and keeps the lock
+            # even when the row no longer matches; taking the version row after that would
+            # invert put_node's order (version row, then node row) and deadlock.
+            updated = await conn.execute(
+                "UPDATE cluster_nodes SET last_seen = $3 WHERE node_id = $1 AND health = $2",
+                node_id,
+                health,
+                last_seen,
+            )
+            if updated.endswith(" 0"):
+                async with conn.transaction():
+                    await conn.execute(
+                        "SELECT version FROM cluster_version WHERE id = 1 FOR UPDATE"
+                    )
+                    old = await conn.fetchval(
+                        "SELECT health FROM cluster_nodes WHERE node_id = $1 FOR UPDATE", node_id
+                    )
+                    if old is None:
+                        raise KeyError(node_id)
+                    await conn.execute(
+                        "UPDATE cluster_nodes SET health = $2, last_seen = $3 WHERE node_id = $1",
+                        node_id,
+                        health,
+                        last_seen,
+                    )
+                    if old != health:
+                        await conn.execute(
+                            "UPDATE cluster_version SET version = version + 1 WHERE id = 1"
+                        )
+            async with conn.transaction(isolation="repeatable_read"):
+                return await self._map(conn)
 
     async def remove_node(self, node_id: str) -> ClusterMap:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -476,3 +546,30 @@ class PostgresMetaStore:
     async def gc_done(self, gc_ids: list[int]) -> None:
         if gc_ids:
             await self._pool.execute("DELETE FROM gc_queue WHERE id = ANY($1::bigint[])", gc_ids)
+
+    async def gc_retry_later(self, gc_ids: list[int], queued_at: float) -> None:
+        if gc_ids:
+            await self._pool.execute(
+                "UPDATE gc_queue SET queued_at = $2 WHERE id = ANY($1::bigint[])", gc_ids, queued_at
+            )
+
+    # -- repair queue -------------------------------------------------------------------------
+
+    async def repair_enqueue(self, chunk_ids: list[str], reason: str) -> None:
+        if chunk_ids:
+            async with self._pool.acquire() as conn:
+                await _enqueue_repair(conn, chunk_ids, reason)
+
+    async def repair_pending(self, limit: int) -> list[RepairItem]:
+        rows = await self._pool.fetch(
+            f"SELECT {REPAIR_COLS} FROM repair_queue r "
+            "LEFT JOIN chunks c ON c.chunk_id = r.chunk_id ORDER BY r.id LIMIT $1",
+            limit,
+        )
+        return [repair_from_row(tuple(r)) for r in rows]
+
+    async def repair_done(self, repair_ids: list[int]) -> None:
+        if repair_ids:
+            await self._pool.execute(
+                "DELETE FROM repair_queue WHERE id = ANY($1::bigint[])", repair_ids
+            )

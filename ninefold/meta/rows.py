@@ -11,25 +11,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, Upload
+from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, RepairItem, Upload
 
 __all__ = [
     "BUCKET_COLS",
     "CHUNK_COLS",
     "NODE_COLS",
     "OBJ_COLS",
+    "REPAIR_COLS",
     "UPLOAD_COLS",
     "bucket_from_row",
     "chunk_from_row",
     "node_from_row",
     "node_values",
     "object_from_row",
+    "repair_from_row",
+    "stores_have_gap",
     "upload_from_row",
 ]
 
 BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock"
 CHUNK_COLS = "chunk_id, size, scheme, block_size, stores"
-NODE_COLS = "node_id, url, zone, drives, weight, state"
+NODE_COLS = "node_id, url, zone, drives, weight, state, health, last_seen"
+REPAIR_COLS = "r.id, r.chunk_id, r.reason, r.queued_at, c.size, c.scheme, c.block_size, c.stores"
 
 OBJ_COLS = (
     "id, bucket, key, version_id, is_latest, is_delete_marker, size, etag, last_modified, "
@@ -114,8 +118,17 @@ UPLOAD_COLS = (
 
 
 def node_from_row(row: Sequence[Any]) -> NodeRecord:
-    node_id, url, zone, drives, weight, state = row
-    return NodeRecord(node_id, url, zone, tuple(json.loads(drives)), float(weight), state)
+    node_id, url, zone, drives, weight, state, health, last_seen = row
+    return NodeRecord(
+        node_id,
+        url,
+        zone,
+        tuple(json.loads(drives)),
+        float(weight),
+        state,
+        health,
+        float(last_seen),
+    )
 
 
 def node_values(node: NodeRecord) -> tuple[Any, ...]:
@@ -126,4 +139,22 @@ def node_values(node: NodeRecord) -> tuple[Any, ...]:
         json.dumps(list(node.drives)),
         node.weight,
         node.state,
+        node.health,
+        node.last_seen,
     )
+
+
+def repair_from_row(row: Sequence[Any]) -> RepairItem:
+    """A ``REPAIR_COLS`` row: the queue entry LEFT JOINed with its chunk (NULLs: chunk gone)."""
+    repair_id, chunk_id, reason, queued_at, size, scheme, block_size, stores = row
+    chunk = (
+        None
+        if stores is None
+        else ChunkRecord(chunk_id, size, scheme, block_size, tuple(json.loads(stores)))
+    )
+    return RepairItem(repair_id, chunk_id, reason, float(queued_at), chunk)
+
+
+def stores_have_gap(stores: str) -> bool:
+    """Whether a chunk's stored ``stores`` (JSON list) has a missing fragment (``""``)."""
+    return "" in json.loads(stores)

@@ -1,8 +1,10 @@
 """Schema migrations for the SQL metadata backends.
 
 Migrations are applied in order, each once, inside one write transaction; ``PRAGMA user_version``
-(SQLite) records how many have run. The schema carries versioning, delete markers, storage
-class, checksums, tags, encryption info and per-chunk placement from the start.
+(SQLite) or ``schema_migrations`` (PostgreSQL) records how many have run. Never edit a migration
+that has shipped: append a new one (both lists grow together, one entry per schema version). The
+schema carries versioning, delete markers, storage class, checksums, tags, encryption info and
+per-chunk placement from the start.
 """
 
 from __future__ import annotations
@@ -99,6 +101,19 @@ SQLITE_MIGRATIONS: list[str] = [
     CREATE TABLE cluster_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
     INSERT INTO cluster_version (id, version) VALUES (1, 0);
     """,
+    # 3: node health (the health monitor's, apart from the operator's state) and the repair
+    # queue: chunks with a fragment missing, found by chunk id (their record lives in chunks).
+    # AUTOINCREMENT: an entry id is never reused, so a late repair_done cannot hit a newer entry
+    """
+    ALTER TABLE cluster_nodes ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+    ALTER TABLE cluster_nodes ADD COLUMN last_seen REAL NOT NULL DEFAULT 0;
+    CREATE TABLE repair_queue (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        chunk_id  TEXT NOT NULL UNIQUE,
+        reason    TEXT NOT NULL,
+        queued_at REAL NOT NULL
+    );
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -191,5 +206,15 @@ POSTGRES_MIGRATIONS: list[str] = [
     );
     CREATE TABLE cluster_version (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
     INSERT INTO cluster_version (id, version) VALUES (1, 0);
+    """,
+    """
+    ALTER TABLE cluster_nodes ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+    ALTER TABLE cluster_nodes ADD COLUMN last_seen DOUBLE PRECISION NOT NULL DEFAULT 0;
+    CREATE TABLE repair_queue (
+        id        BIGSERIAL PRIMARY KEY,
+        chunk_id  TEXT NOT NULL UNIQUE,
+        reason    TEXT NOT NULL,
+        queued_at DOUBLE PRECISION NOT NULL
+    );
     """,
 ]

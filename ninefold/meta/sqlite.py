@@ -23,7 +23,9 @@ from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.listing import RangeQuery, list_page
 from ninefold.meta.models import (
+    NODE_HEALTH,
     NULL_VERSION,
+    REPAIR_MISSING_AT_WRITE,
     Bucket,
     ClusterMap,
     GcItem,
@@ -31,17 +33,21 @@ from ninefold.meta.models import (
     NodeRecord,
     ObjectVersion,
     Part,
+    RepairItem,
     Upload,
 )
 from ninefold.meta.rows import (
     NODE_COLS,
     OBJ_COLS,
+    REPAIR_COLS,
     UPLOAD_COLS,
     bucket_from_row,
     chunk_from_row,
     node_from_row,
     node_values,
     object_from_row,
+    repair_from_row,
+    stores_have_gap,
     upload_from_row,
 )
 from ninefold.meta.schema import SQLITE_MIGRATIONS
@@ -63,7 +69,12 @@ def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
 
 
 def _queue_chunks_of(conn: sqlite3.Connection, where: str, arg: int, now: float) -> None:
-    """Move the chunks selected by ``where`` (object_id = ? / part_id = ?) onto the GC queue."""
+    """Move the chunks selected by ``where`` (object_id = ? / part_id = ?) onto the GC queue
+    (and off the repair queue: there is nothing left to repair)."""
+    conn.execute(
+        f"DELETE FROM repair_queue WHERE chunk_id IN (SELECT chunk_id FROM chunks WHERE {where})",
+        (arg,),
+    )
     conn.execute(
         "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
         f"SELECT chunk_id, size, scheme, block_size, stores, ? FROM chunks WHERE {where}",
@@ -75,6 +86,7 @@ def _queue_chunks_of(conn: sqlite3.Connection, where: str, arg: int, now: float)
 def _insert_chunks(
     conn: sqlite3.Connection, owner_col: str, owner_id: int, chunks: tuple[ChunkRecord, ...]
 ) -> None:
+    """Insert the chunks of an object or part; those with a missing fragment go to repair."""
     conn.executemany(
         f"INSERT INTO chunks (chunk_id, {owner_col}, seq, size, scheme, block_size, stores) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -82,6 +94,19 @@ def _insert_chunks(
             (c.chunk_id, owner_id, i, c.size, c.scheme, c.block_size, json.dumps(list(c.stores)))
             for i, c in enumerate(chunks)
         ],
+    )
+    _enqueue_repair(
+        conn, [c.chunk_id for c in chunks if "" in c.stores], REPAIR_MISSING_AT_WRITE, _now()
+    )
+
+
+def _enqueue_repair(
+    conn: sqlite3.Connection, chunk_ids: list[str], reason: str, now: float
+) -> None:
+    conn.executemany(
+        "INSERT INTO repair_queue (chunk_id, reason, queued_at) VALUES (?, ?, ?) "
+        "ON CONFLICT (chunk_id) DO NOTHING",
+        [(chunk_id, reason, now) for chunk_id in chunk_ids],
     )
 
 
@@ -450,13 +475,14 @@ class SqliteMetaStore:
             _unlink_null_version(conn, obj.bucket, obj.key, now)
             object_id = _insert_object(conn, obj)
             seq = 0
+            incomplete = []
             for number in parts:
                 part_id = conn.execute(
                     "SELECT id FROM parts WHERE upload_id = ? AND part_number = ?",
                     (upload.upload_id, number),
                 ).fetchone()[0]
-                for (chunk_id,) in conn.execute(
-                    "SELECT chunk_id FROM chunks WHERE part_id = ? ORDER BY seq", (part_id,)
+                for chunk_id, stores in conn.execute(
+                    "SELECT chunk_id, stores FROM chunks WHERE part_id = ? ORDER BY seq", (part_id,)
                 ).fetchall():
                     conn.execute(
                         "UPDATE chunks SET object_id = ?, part_id = NULL, seq = ? "
@@ -464,6 +490,10 @@ class SqliteMetaStore:
                         (object_id, seq, chunk_id),
                     )
                     seq += 1
+                    if stores_have_gap(stores):
+                        incomplete.append(chunk_id)
+            # queued by put_part already, unless repaired meanwhile; this catches the rest
+            _enqueue_repair(conn, incomplete, REPAIR_MISSING_AT_WRITE, now)
             _drop_upload(conn, upload.upload_id, now)
 
         await self._write(fn)
@@ -493,11 +523,34 @@ class SqliteMetaStore:
 
     async def put_node(self, node: NodeRecord) -> ClusterMap:
         def fn(conn: sqlite3.Connection) -> ClusterMap:
+            # an existing node keeps its health and last_seen: those are the monitor's
             conn.execute(
-                f"INSERT OR REPLACE INTO cluster_nodes ({NODE_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO cluster_nodes ({NODE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (node_id) DO UPDATE SET url = excluded.url, zone = excluded.zone, "
+                "drives = excluded.drives, weight = excluded.weight, state = excluded.state",
                 node_values(node),
             )
             conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
+            return self._map(conn)
+
+        return await self._write(fn)
+
+    async def set_node_health(self, node_id: str, health: str, last_seen: float) -> ClusterMap:
+        if health not in NODE_HEALTH:
+            raise ValueError(f"node health must be one of {NODE_HEALTH}, not {health!r}")
+
+        def fn(conn: sqlite3.Connection) -> ClusterMap:
+            row = conn.execute(
+                "SELECT health FROM cluster_nodes WHERE node_id = ?", (node_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(node_id)
+            conn.execute(
+                "UPDATE cluster_nodes SET health = ?, last_seen = ? WHERE node_id = ?",
+                (health, last_seen, node_id),
+            )
+            if row[0] != health:
+                conn.execute("UPDATE cluster_version SET version = version + 1 WHERE id = 1")
             return self._map(conn)
 
         return await self._write(fn)
@@ -547,6 +600,42 @@ class SqliteMetaStore:
             conn.executemany("DELETE FROM gc_queue WHERE id = ?", [(i,) for i in gc_ids])
 
         if gc_ids:
+            await self._write(fn)
+
+    async def gc_retry_later(self, gc_ids: list[int], queued_at: float) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE gc_queue SET queued_at = ? WHERE id = ?", [(queued_at, i) for i in gc_ids]
+            )
+
+        if gc_ids:
+            await self._write(fn)
+
+    # -- repair queue -------------------------------------------------------------------------
+
+    async def repair_enqueue(self, chunk_ids: list[str], reason: str) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _enqueue_repair(conn, chunk_ids, reason, _now())
+
+        if chunk_ids:
+            await self._write(fn)
+
+    async def repair_pending(self, limit: int) -> list[RepairItem]:
+        def fn(conn: sqlite3.Connection) -> list[RepairItem]:
+            rows = conn.execute(
+                f"SELECT {REPAIR_COLS} FROM repair_queue r "
+                "LEFT JOIN chunks c ON c.chunk_id = r.chunk_id ORDER BY r.id LIMIT ?",
+                (limit,),
+            ).fetchall()
+            return [repair_from_row(r) for r in rows]
+
+        return await self._read(fn)
+
+    async def repair_done(self, repair_ids: list[int]) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM repair_queue WHERE id = ?", [(i,) for i in repair_ids])
+
+        if repair_ids:
             await self._write(fn)
 
 

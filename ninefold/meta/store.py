@@ -3,7 +3,8 @@
 Implementations: :mod:`ninefold.meta.sqlite` (embedded). Each mutating call is one transaction;
 the commit of ``put_object`` / ``complete_upload`` is the moment an object becomes visible, and the
 same transaction moves the chunks it unlinks onto the GC queue, so no fragment is ever both
-referenced and queued for deletion.
+referenced and queued for deletion. The same transactions put every chunk committed with a
+missing fragment (``""`` in its stores) on the repair queue, and take unlinked chunks off it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ninefold.meta.models import (
     NodeRecord,
     ObjectVersion,
     Part,
+    RepairItem,
     Upload,
 )
 
@@ -88,11 +90,37 @@ class MetaStore(Protocol):
 
     async def gc_done(self, gc_ids: list[int]) -> None: ...
 
+    async def gc_retry_later(self, gc_ids: list[int], queued_at: float) -> None:
+        """Put entries back at the queue's end (``queued_at``): some fragment could not be
+        deleted yet (its node is down), and they must not block the entries behind them."""
+        ...
+
+    # repair queue: at most one entry per chunk, FIFO
+    async def repair_enqueue(self, chunk_ids: list[str], reason: str) -> None:
+        """Queue chunks for repair; a chunk already queued keeps its entry (and reason)."""
+        ...
+
+    async def repair_pending(self, limit: int) -> list[RepairItem]:
+        """The oldest ``limit`` entries, each with its chunk's current record (or None)."""
+        ...
+
+    async def repair_done(self, repair_ids: list[int]) -> None: ...
+
     # cluster map
     async def get_cluster_map(self) -> ClusterMap: ...
 
     async def put_node(self, node: NodeRecord) -> ClusterMap:
-        """Add or replace a node; the map's version goes up by one."""
+        """Add or replace a node; the map's version goes up by one.
+
+        ``health`` and ``last_seen`` are taken from ``node`` only when the node is new; an
+        existing node keeps the ones the health monitor set.
+        """
+        ...
+
+    async def set_node_health(self, node_id: str, health: str, last_seen: float) -> ClusterMap:
+        """Record what the health monitor saw: ``health`` ("ok" | "down", else ValueError) and
+        ``last_seen`` (epoch s). The version goes up only when ``health`` changes, so heartbeats
+        do not make every gateway reload the map. KeyError when the node is not in the map."""
         ...
 
     async def remove_node(self, node_id: str) -> ClusterMap:

@@ -46,8 +46,13 @@ class NodeSettings:
     secret: bytes
 
 
+STORES = web.AppKey("stores", dict[str, DiskFragmentStore])
+SETTINGS = web.AppKey("settings", NodeSettings)
+NONCES = web.AppKey("nonces", NonceCache)
+
+
 def _fragment(request: web.Request) -> tuple[DiskFragmentStore, FragmentId]:
-    stores: dict[str, DiskFragmentStore] = request.app["stores"]
+    stores: dict[str, DiskFragmentStore] = request.app[STORES]
     store = stores.get(request.match_info["drive"])
     name = request.match_info.get("fid", "")
     if store is None:
@@ -59,7 +64,7 @@ def _fragment(request: web.Request) -> tuple[DiskFragmentStore, FragmentId]:
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: object) -> web.StreamResponse:
-    settings: NodeSettings = request.app["settings"]
+    settings: NodeSettings = request.app[SETTINGS]
     try:
         verify_request(
             settings.secret,
@@ -67,7 +72,7 @@ async def _authenticate(request: web.Request, handler: object) -> web.StreamResp
             request.method,
             request.rel_url.raw_path,
             request.rel_url.raw_query_string,
-            request.app["nonces"],
+            request.app[NONCES],
         )
     except SignatureError as exc:
         log.warning("refused %s %s: %s", request.method, request.rel_url.raw_path, exc)
@@ -157,7 +162,7 @@ async def delete_fragment(request: web.Request) -> web.StreamResponse:
 
 
 async def list_fragments(request: web.Request) -> web.StreamResponse:
-    stores: dict[str, DiskFragmentStore] = request.app["stores"]
+    stores: dict[str, DiskFragmentStore] = request.app[STORES]
     store = stores.get(request.match_info["drive"])
     if store is None:
         raise web.HTTPNotFound(text="no such drive")
@@ -170,8 +175,8 @@ async def list_fragments(request: web.Request) -> web.StreamResponse:
 
 
 async def health(request: web.Request) -> web.StreamResponse:
-    settings: NodeSettings = request.app["settings"]
-    stores: dict[str, DiskFragmentStore] = request.app["stores"]
+    settings: NodeSettings = request.app[SETTINGS]
+    stores: dict[str, DiskFragmentStore] = request.app[STORES]
     drives = {name: asdict(await store.health()) for name, store in stores.items()}
     return web.Response(
         text=json.dumps({"node_id": settings.node_id, "zone": settings.zone, "drives": drives}),
@@ -181,9 +186,9 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 def make_node_app(settings: NodeSettings, stores: dict[str, DiskFragmentStore]) -> web.Application:
     app = web.Application(middlewares=[_authenticate], client_max_size=MAX_BLOCK_BYTES)
-    app["settings"] = settings
-    app["stores"] = stores
-    app["nonces"] = NonceCache()
+    app[SETTINGS] = settings
+    app[STORES] = stores
+    app[NONCES] = NonceCache()
     app.router.add_put("/v1/drives/{drive}/fragments/{fid}", put_fragment)
     app.router.add_get("/v1/drives/{drive}/fragments/{fid}", get_fragment, allow_head=False)
     app.router.add_route("HEAD", "/v1/drives/{drive}/fragments/{fid}", head_fragment)

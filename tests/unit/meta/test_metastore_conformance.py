@@ -110,6 +110,25 @@ def test_bucket_lifecycle(tmp_path: Path, backend: OpenStore) -> None:
     run(go())
 
 
+def test_gc_retry_later_postpones_an_entry(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.gc_queue_chunks([chunk(1), chunk(2), chunk(3)])
+        first = await store.gc_pending(time.time() + 1, 1)
+        assert len(first) == 1
+        now = time.time() + 5
+        await store.gc_retry_later([first[0].gc_id], now)
+        # not due before its new time (so it no longer holds up the others), due after it
+        due = await store.gc_pending(time.time() + 1, 1)
+        assert [i.gc_id for i in due] != [first[0].gc_id] and len(due) == 1
+        later = {i.gc_id: i.chunk for i in await store.gc_pending(now + 1, 10)}
+        assert len(later) == 3 and later[first[0].gc_id] == first[0].chunk
+        await store.gc_retry_later([], now)  # nothing to do
+        await store.close()
+
+    run(go())
+
+
 def test_overwrite_queues_old_chunks_for_gc(tmp_path: Path, backend: OpenStore) -> None:
     async def go() -> None:
         store = await open_store(backend, tmp_path)
@@ -307,6 +326,222 @@ def test_cluster_map_is_versioned(tmp_path: Path, backend: OpenStore) -> None:
         assert removed.version == current.version + 1
         with pytest.raises(KeyError):
             await store.remove_node("n1")
+        await store.close()
+
+    run(go())
+
+
+def gappy(n: int, missing: int = 4) -> ChunkRecord:
+    """A chunk committed with fragment ``missing`` lost at write time."""
+    stores = tuple("" if i == missing else f"d{i}" for i in range(1, 10))
+    return ChunkRecord(f"{n:032x}", 100, "ec:6+3", 64, stores)
+
+
+def test_node_health_is_versioned_only_when_it_changes(tmp_path: Path, backend: OpenStore) -> None:
+    from ninefold.meta.models import NodeRecord
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        added = await store.put_node(NodeRecord("n1", "http://127.0.0.1:1", "z1", ("d1",)))
+        assert (added.nodes[0].health, added.nodes[0].last_seen) == ("ok", 0.0)
+        # a heartbeat: last_seen moves, the version does not (gateways need not reload)
+        beat = await store.set_node_health("n1", "ok", 1000.5)
+        assert beat.version == added.version and beat.nodes[0].last_seen == 1000.5
+        down = await store.set_node_health("n1", "down", 1000.5)
+        assert down.version == added.version + 1 and down.nodes[0].health == "down"
+        again = await store.set_node_health("n1", "down", 1000.5)
+        assert again.version == down.version
+        # the operator's commands keep what the monitor observed
+        drained = await store.put_node(
+            NodeRecord("n1", "http://127.0.0.1:1", "z1", ("d1",), state="draining")
+        )
+        assert drained.nodes[0].state == "draining"
+        assert (drained.nodes[0].health, drained.nodes[0].last_seen) == ("down", 1000.5)
+        back = await store.set_node_health("n1", "ok", 1003.0)
+        assert back.version == drained.version + 1
+        assert back.nodes[0] == NodeRecord(
+            "n1", "http://127.0.0.1:1", "z1", ("d1",), 1.0, "draining", "ok", 1003.0
+        )
+        assert (await store.get_cluster_map()) == back
+        # a new node takes health and last_seen from the record
+        fresh = await store.put_node(
+            NodeRecord("n2", "http://127.0.0.1:2", "z2", ("d1",), health="down", last_seen=5.0)
+        )
+        assert (fresh.nodes[1].health, fresh.nodes[1].last_seen) == ("down", 5.0)
+        with pytest.raises(KeyError):
+            await store.set_node_health("nope", "ok", 1.0)
+        with pytest.raises(KeyError):
+            await store.set_node_health("nope", "down", 1.0)
+        with pytest.raises(ValueError):
+            await store.set_node_health("n1", "sleepy", 1.0)
+        assert (await store.get_cluster_map()).version == fresh.version
+        await store.close()
+
+    run(go())
+
+
+def test_concurrent_heartbeats_and_admin_changes(tmp_path: Path, backend: OpenStore) -> None:
+    """Health changes racing put_node: no deadlock, every version bump counted."""
+    from ninefold.meta.models import NodeRecord
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        nodes = [NodeRecord(f"n{i}", f"http://127.0.0.1:{i}", "z", ("d1",)) for i in range(4)]
+        for n in nodes:
+            await store.put_node(n)
+        start = (await store.get_cluster_map()).version
+
+        async def flip(node_id: str) -> None:  # in order for one node, beside everything else
+            for r in range(6):
+                await store.set_node_health(node_id, "down" if r % 2 == 0 else "ok", float(r))
+                await store.set_node_health(node_id, "down" if r % 2 == 0 else "ok", float(r))
+
+        admin = [store.put_node(n) for n in nodes for _ in range(3)]
+        await asyncio.gather(*(flip(n.node_id) for n in nodes), *admin)
+        final = await store.get_cluster_map()
+        # 6 alternating health writes per node, starting from ok: 6 changes each
+        assert final.version == start + 4 * 6 + 12
+        assert {n.health for n in final.nodes} == {"ok"}
+        await store.close()
+
+    run(go())
+
+
+def test_writes_with_a_missing_fragment_queue_the_chunk_for_repair(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    from ninefold.meta.models import REPAIR_MISSING_AT_WRITE
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("whole", chunk(1)))
+        assert await store.repair_pending(10) == []
+        await store.put_object(obj("gappy", chunk(2), gappy(3)))
+        (item,) = await store.repair_pending(10)
+        assert (item.chunk_id, item.reason, item.chunk) == (
+            gappy(3).chunk_id,
+            REPAIR_MISSING_AT_WRITE,
+            gappy(3),
+        )
+        assert item.queued_at > time.time() - 60
+        # multipart: a gappy part is queued by put_part; completing keeps one entry
+        up = Upload("u1", "b", "mp", time.time(), "root")
+        await store.create_upload(up)
+        await store.put_part(Part("u1", 1, 100, "a" * 32, time.time(), {}, (gappy(4),)))
+        await store.put_part(Part("u1", 2, 100, "b" * 32, time.time(), {}, (chunk(5),)))
+        queued = [i.chunk_id for i in await store.repair_pending(10)]
+        assert queued == [gappy(3).chunk_id, gappy(4).chunk_id]
+        await store.complete_upload(up, obj("mp"), [1, 2])
+        pending = await store.repair_pending(10)
+        assert [(i.chunk_id, i.chunk) for i in pending] == [
+            (gappy(3).chunk_id, gappy(3)),
+            (gappy(4).chunk_id, gappy(4)),
+        ]
+        # done is by entry id; limit returns the oldest first
+        assert [i.chunk_id for i in await store.repair_pending(1)] == [gappy(3).chunk_id]
+        await store.repair_done([pending[0].repair_id])
+        assert [i.chunk_id for i in await store.repair_pending(10)] == [gappy(4).chunk_id]
+        await store.repair_done([])
+        await store.close()
+
+    run(go())
+
+
+def test_unlinked_chunks_leave_the_repair_queue(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", gappy(1)))
+        await store.put_object(obj("k", gappy(2)))  # overwrite: chunk 1 goes to GC
+        assert [i.chunk_id for i in await store.repair_pending(10)] == [gappy(2).chunk_id]
+        await store.delete_object("b", "k")
+        up = Upload("u1", "b", "mp", time.time(), "root")
+        await store.create_upload(up)
+        await store.put_part(Part("u1", 1, 100, "a" * 32, time.time(), {}, (gappy(3),)))
+        await store.put_part(Part("u1", 1, 100, "c" * 32, time.time(), {}, (gappy(4),)))
+        assert [i.chunk_id for i in await store.repair_pending(10)] == [gappy(4).chunk_id]
+        await store.abort_upload("u1")
+        assert await store.repair_pending(10) == []
+        gc = {i.chunk.chunk_id for i in await store.gc_pending(time.time() + 1, 10)}
+        assert gc == {gappy(n).chunk_id for n in (1, 2, 3, 4)}
+        await store.close()
+
+    run(go())
+
+
+def test_repair_enqueue_keeps_one_entry_per_chunk(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1), chunk(2)))
+        await store.repair_enqueue([chunk(2).chunk_id, chunk(1).chunk_id], "scrub: bad crc")
+        await store.repair_enqueue([chunk(1).chunk_id, "f" * 32], "node n3 lost")
+        await store.repair_enqueue([], "nothing")
+        pending = await store.repair_pending(10)
+        assert [(i.chunk_id, i.reason) for i in pending] == [
+            (chunk(2).chunk_id, "scrub: bad crc"),
+            (chunk(1).chunk_id, "scrub: bad crc"),
+            ("f" * 32, "node n3 lost"),
+        ]
+        assert [i.chunk for i in pending] == [chunk(2), chunk(1), None]  # unknown chunk: None
+        assert len({i.repair_id for i in pending}) == 3
+        await store.repair_done([i.repair_id for i in pending])
+        assert await store.repair_pending(10) == []
+        # queued again after done: a new entry
+        await store.repair_enqueue([chunk(1).chunk_id], "again")
+        (again,) = await store.repair_pending(10)
+        assert again.reason == "again" and again.repair_id not in {i.repair_id for i in pending}
+        await store.close()
+
+    run(go())
+
+
+def test_sqlite_upgrade_keeps_nodes_and_adds_health(tmp_path: Path) -> None:
+    import sqlite3
+
+    from ninefold.meta.schema import SQLITE_MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for script in SQLITE_MIGRATIONS[:2]:
+        conn.executescript(script)
+    conn.execute(
+        "INSERT INTO cluster_nodes VALUES ('n1', 'http://h:1', 'z1', '[\"d1\"]', 1.0, 'draining')"
+    )
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+
+    async def go() -> None:
+        store = await SqliteMetaStore.open(path)
+        (node,) = (await store.get_cluster_map()).nodes
+        assert (node.state, node.health, node.last_seen) == ("draining", "ok", 0.0)
+        assert await store.repair_pending(10) == []
+        await store.close()
+
+    run(go())
+
+
+def test_postgres_upgrade_keeps_nodes_and_adds_health(pg_dsn: str) -> None:
+    from ninefold.meta.schema import POSTGRES_MIGRATIONS
+
+    schema = f"up_{secrets.token_hex(4)}"
+
+    async def go() -> None:
+        conn = await asyncpg.connect(pg_dsn, server_settings={"search_path": schema})
+        try:
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+            await conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY)")
+            for number, script in enumerate(POSTGRES_MIGRATIONS[:2], start=1):
+                await conn.execute(script)
+                await conn.execute("INSERT INTO schema_migrations VALUES ($1)", number)
+            await conn.execute(
+                "INSERT INTO cluster_nodes VALUES ('n1', 'http://h:1', 'z1', '[\"d1\"]', 1, 'up')"
+            )
+        finally:
+            await conn.close()
+        store = await PostgresMetaStore.open(pg_dsn, schema=schema)
+        (node,) = (await store.get_cluster_map()).nodes
+        assert (node.state, node.health, node.last_seen) == ("up", "ok", 0.0)
+        assert await store.repair_pending(10) == []
         await store.close()
 
     run(go())
