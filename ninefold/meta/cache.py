@@ -404,3 +404,31 @@ class CachedMetaStore:
 
     async def repair_done(self, repair_ids: list[int]) -> None:
         await self.inner.repair_done(repair_ids)
+
+    async def repair_count(self) -> int:
+        return await self.inner.repair_count()
+
+    # chunk placement: a cached object version carries its chunks' placement, so a move
+    # invalidates the object that owns the chunk (parts are never cached)
+    async def update_chunk_stores(
+        self, chunk_id: str, expected: tuple[str, ...], stores: tuple[str, ...]
+    ) -> bool:
+        owner = await self.inner.chunk_owner(chunk_id)
+        if owner is None:
+            return await self.inner.update_chunk_stores(chunk_id, expected, stores)
+        return await self._write(
+            [_object_key(*owner)],
+            lambda: self.inner.update_chunk_stores(chunk_id, expected, stores),
+        )
+
+    async def chunk_owner(self, chunk_id: str) -> tuple[str, str] | None:
+        return await self.inner.chunk_owner(chunk_id)
+
+    async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
+        return await self.inner.list_chunks(after, limit)
+
+    async def put_job_status(self, job: str, status: dict[str, Any]) -> None:
+        await self.inner.put_job_status(job, status)
+
+    async def get_job_status(self) -> dict[str, tuple[dict[str, Any], float]]:
+        return await self.inner.get_job_status()

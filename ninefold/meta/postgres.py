@@ -573,3 +573,51 @@ class PostgresMetaStore:
             await self._pool.execute(
                 "DELETE FROM repair_queue WHERE id = ANY($1::bigint[])", repair_ids
             )
+
+    # -- chunk placement (repair, rebalance, scrub) ---------------------------------------
+
+    async def update_chunk_stores(
+        self, chunk_id: str, expected: tuple[str, ...], stores: tuple[str, ...]
+    ) -> bool:
+        result = await self._pool.execute(
+            "UPDATE chunks SET stores = $1 WHERE chunk_id = $2 AND stores = $3",
+            json.dumps(list(stores)),
+            chunk_id,
+            json.dumps(list(expected)),
+        )
+        return bool(result == "UPDATE 1")
+
+    async def chunk_owner(self, chunk_id: str) -> tuple[str, str] | None:
+        row = await self._pool.fetchrow(
+            "SELECT o.bucket, o.key FROM chunks c JOIN objects o ON o.id = c.object_id "
+            "WHERE c.chunk_id = $1",
+            chunk_id,
+        )
+        return (row[0], row[1]) if row else None
+
+    async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
+        rows = await self._pool.fetch(
+            f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id > $1 ORDER BY chunk_id LIMIT $2",
+            after,
+            limit,
+        )
+        return [chunk_from_row(tuple(r)) for r in rows]
+
+    async def repair_count(self) -> int:
+        return int(await self._pool.fetchval("SELECT count(*) FROM repair_queue"))
+
+    # -- job status ---------------------------------------------------------------------------
+
+    async def put_job_status(self, job: str, status: dict[str, Any]) -> None:
+        await self._pool.execute(
+            "INSERT INTO job_status (job, status, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
+            "updated_at = excluded.updated_at",
+            job,
+            json.dumps(status),
+            time.time(),
+        )
+
+    async def get_job_status(self) -> dict[str, tuple[dict[str, Any], float]]:
+        rows = await self._pool.fetch("SELECT job, status, updated_at FROM job_status")
+        return {r[0]: (json.loads(r[1]), r[2]) for r in rows}

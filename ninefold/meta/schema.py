@@ -114,6 +114,15 @@ SQLITE_MIGRATIONS: list[str] = [
         queued_at REAL NOT NULL
     );
     """,
+    # 4: progress of the background jobs (repair, scrub, rebalance) for `admin heal status`;
+    # chunks found by store for node-loss sweeps go through chunk_id order (list_chunks)
+    """
+    CREATE TABLE job_status (
+        job        TEXT PRIMARY KEY,
+        status     TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -215,6 +224,13 @@ POSTGRES_MIGRATIONS: list[str] = [
         chunk_id  TEXT NOT NULL UNIQUE,
         reason    TEXT NOT NULL,
         queued_at DOUBLE PRECISION NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE job_status (
+        job        TEXT COLLATE "C" PRIMARY KEY,
+        status     TEXT NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
     );
     """,
 ]

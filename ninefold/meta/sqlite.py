@@ -37,6 +37,7 @@ from ninefold.meta.models import (
     Upload,
 )
 from ninefold.meta.rows import (
+    CHUNK_COLS,
     NODE_COLS,
     OBJ_COLS,
     REPAIR_COLS,
@@ -637,6 +638,67 @@ class SqliteMetaStore:
 
         if repair_ids:
             await self._write(fn)
+
+    # -- chunk placement (repair, rebalance, scrub) ---------------------------------------
+
+    async def update_chunk_stores(
+        self, chunk_id: str, expected: tuple[str, ...], stores: tuple[str, ...]
+    ) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE chunks SET stores = ? WHERE chunk_id = ? AND stores = ?",
+                (json.dumps(list(stores)), chunk_id, json.dumps(list(expected))),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(fn)
+
+    async def chunk_owner(self, chunk_id: str) -> tuple[str, str] | None:
+        def fn(conn: sqlite3.Connection) -> tuple[str, str] | None:
+            row = conn.execute(
+                "SELECT o.bucket, o.key FROM chunks c JOIN objects o ON o.id = c.object_id "
+                "WHERE c.chunk_id = ?",
+                (chunk_id,),
+            ).fetchone()
+            return (row[0], row[1]) if row else None
+
+        return await self._read(fn)
+
+    async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
+        def fn(conn: sqlite3.Connection) -> list[ChunkRecord]:
+            rows = conn.execute(
+                f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?",
+                (after, limit),
+            ).fetchall()
+            return [chunk_from_row(r) for r in rows]
+
+        return await self._read(fn)
+
+    async def repair_count(self) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return int(conn.execute("SELECT count(*) FROM repair_queue").fetchone()[0])
+
+        return await self._read(fn)
+
+    # -- job status ---------------------------------------------------------------------------
+
+    async def put_job_status(self, job: str, status: dict[str, Any]) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO job_status (job, status, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (job) DO UPDATE SET status = excluded.status, "
+                "updated_at = excluded.updated_at",
+                (job, json.dumps(status), _now()),
+            )
+
+        await self._write(fn)
+
+    async def get_job_status(self) -> dict[str, tuple[dict[str, Any], float]]:
+        def fn(conn: sqlite3.Connection) -> dict[str, tuple[dict[str, Any], float]]:
+            rows = conn.execute("SELECT job, status, updated_at FROM job_status").fetchall()
+            return {r[0]: (json.loads(r[1]), r[2]) for r in rows}
+
+        return await self._read(fn)
 
 
 def _now() -> float:

@@ -9,7 +9,7 @@ missing fragment (``""`` in its stores) on the repair queue, and take unlinked c
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
@@ -105,6 +105,32 @@ class MetaStore(Protocol):
         ...
 
     async def repair_done(self, repair_ids: list[int]) -> None: ...
+
+    async def repair_count(self) -> int: ...
+
+    # chunk placement (repair, rebalance, scrub)
+    async def update_chunk_stores(
+        self, chunk_id: str, expected: tuple[str, ...], stores: tuple[str, ...]
+    ) -> bool:
+        """Compare-and-set of a chunk's placement: True when the chunk still had ``expected``
+        and now has ``stores``; False when it changed or is gone (then nothing changes)."""
+        ...
+
+    async def chunk_owner(self, chunk_id: str) -> tuple[str, str] | None:
+        """(bucket, key) of the object whose current version holds the chunk; None for a chunk
+        of a multipart part, or one that is gone."""
+        ...
+
+    async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
+        """Every live chunk (objects' and parts'), in chunk id order, after ``after``."""
+        ...
+
+    # progress of the background jobs
+    async def put_job_status(self, job: str, status: dict[str, Any]) -> None: ...
+
+    async def get_job_status(self) -> dict[str, tuple[dict[str, Any], float]]:
+        """job -> (its last status, when it was written)."""
+        ...
 
     # cluster map
     async def get_cluster_map(self) -> ClusterMap: ...

@@ -545,3 +545,59 @@ def test_postgres_upgrade_keeps_nodes_and_adds_health(pg_dsn: str) -> None:
         await store.close()
 
     run(go())
+
+
+def test_chunk_placement_compare_and_set(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1), chunk(2)))
+        await store.create_upload(Upload("u1", "b", "mp", time.time(), "root"))
+        await store.put_part(Part("u1", 1, 100, "a" * 32, time.time(), {}, (chunk(3),)))
+        old = chunk(1).stores
+        new = ("x1", *old[1:])
+        assert await store.update_chunk_stores(chunk(1).chunk_id, old, new) is True
+        got = await store.get_object("b", "k")
+        assert got is not None and got.chunks[0].stores == new and got.chunks[1] == chunk(2)
+        # a stale expectation changes nothing
+        assert await store.update_chunk_stores(chunk(1).chunk_id, old, ("y", *old[1:])) is False
+        assert await store.update_chunk_stores("f" * 32, old, new) is False
+        got = await store.get_object("b", "k")
+        assert got is not None and got.chunks[0].stores == new
+        # part chunks move too (their owner is no object)
+        assert await store.update_chunk_stores(chunk(3).chunk_id, chunk(3).stores, new) is True
+        assert await store.chunk_owner(chunk(1).chunk_id) == ("b", "k")
+        assert await store.chunk_owner(chunk(3).chunk_id) is None
+        assert await store.chunk_owner("f" * 32) is None
+        # every live chunk, in id order, paged
+        ids = [c.chunk_id for c in await store.list_chunks("", 10)]
+        assert ids == sorted([chunk(1).chunk_id, chunk(2).chunk_id, chunk(3).chunk_id])
+        assert [c.chunk_id for c in await store.list_chunks(ids[0], 1)] == [ids[1]]
+        listed = {c.chunk_id: c for c in await store.list_chunks("", 10)}
+        assert listed[chunk(1).chunk_id].stores == new
+        # an overwrite unlinks the chunks: gone from the listing, CAS fails
+        await store.put_object(obj("k", chunk(4)))
+        assert await store.update_chunk_stores(chunk(4).chunk_id, chunk(4).stores, new)
+        assert await store.update_chunk_stores(chunk(1).chunk_id, new, old) is False
+        assert chunk(1).chunk_id not in {c.chunk_id for c in await store.list_chunks("", 10)}
+        await store.close()
+
+    run(go())
+
+
+def test_job_status_and_repair_count(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.get_job_status() == {}
+        await store.put_job_status("repair", {"done": 1, "bytes": 10})
+        await store.put_job_status("repair", {"done": 2, "bytes": 20})
+        await store.put_job_status("scrub", {"checked": 5})
+        status = await store.get_job_status()
+        assert status["repair"][0] == {"done": 2, "bytes": 20}
+        assert status["scrub"][0] == {"checked": 5}
+        assert abs(status["repair"][1] - time.time()) < 60
+        assert await store.repair_count() == 0
+        await store.repair_enqueue([chunk(1).chunk_id, chunk(2).chunk_id], "test")
+        assert await store.repair_count() == 2
+        await store.close()
+
+    run(go())
