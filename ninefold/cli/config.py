@@ -38,6 +38,8 @@ class ServerConfig:
     credentials: RootCredentials
     io_threads: int = 16
     gc_interval_s: float = 10.0
+    repair_interval_s: float = 5.0
+    scrub_interval_s: float = 30.0
 
     @property
     def scheme(self) -> str:

@@ -29,8 +29,10 @@ from ninefold.coordinator.settings import CoordinatorSettings
 from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.placement.rendezvous import StoreInfo
-from ninefold.workers.base import FileLeaderLock, run_forever
+from ninefold.workers.base import FileLeaderLock, Worker, run_forever
 from ninefold.workers.gc import GcWorker
+from ninefold.workers.repair import RepairWorker
+from ninefold.workers.scrub import Scrubber
 
 __all__ = ["prepare_data_dir", "supervise"]
 
@@ -70,16 +72,24 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
         tls_context(config.tls_cert, config.tls_key) if config.tls_cert and config.tls_key else None
     )
     runner = await start_site(app, config.host, config.port, tls)
-    gc = asyncio.create_task(
-        run_forever(
-            GcWorker(objects), FileLeaderLock(config.data_dir / "gc.lock"), config.gc_interval_s
+    jobs: list[tuple[Worker, float]] = [
+        (GcWorker(objects), config.gc_interval_s),
+        (RepairWorker(meta, chunkio), config.repair_interval_s),
+        (Scrubber(meta, chunkio), config.scrub_interval_s),
+    ]
+    background = [
+        asyncio.create_task(
+            run_forever(job, FileLeaderLock(config.data_dir / f"{job.name}.lock"), interval)
         )
-    )
+        for job, interval in jobs
+    ]
     ready.set()
     await stop.wait()
-    gc.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await gc
+    for task in background:
+        task.cancel()
+    for task in background:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await runner.cleanup()
     await meta.close()
     executor.shutdown(wait=True)

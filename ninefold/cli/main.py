@@ -9,7 +9,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -23,6 +23,7 @@ from ninefold.cli.config import (
 )
 from ninefold.cli.embedded import prepare_data_dir, supervise
 from ninefold.cli.gateway import GatewayConfig, run_gateway
+from ninefold.cli.heal import heal_view
 from ninefold.cli.maptable import cluster_map_table
 from ninefold.cli.node import cluster_secret, run_node
 from ninefold.cli.wiring import open_meta
@@ -187,6 +188,33 @@ async def _with_meta(dsn: str, action: Callable[[MetaStore], Awaitable[ClusterMa
         await store.close()
 
 
+admin_heal = typer.Typer(no_args_is_help=True, help="Repair and scrub progress.")
+admin.add_typer(admin_heal, name="heal")
+
+
+@admin_heal.command("status")
+def heal_status(
+    meta: MetaOption,
+    watch: Annotated[bool, typer.Option("--watch", help="Refresh every second.")] = False,
+) -> None:
+    """Repair progress (bar, rate, ETA) and the scrubber's position."""
+
+    async def snapshot() -> tuple[dict[str, tuple[dict[str, Any], float]], int]:
+        store = await open_meta(meta)
+        try:
+            return await store.get_job_status(), await store.repair_count()
+        finally:
+            await store.close()
+
+    console = Console(width=120)
+    while True:
+        status, queued = asyncio.run(snapshot())
+        console.print(heal_view(status, queued, time.time()))
+        if not watch:
+            return
+        time.sleep(1.0)
+
+
 @admin_node.command("add")
 def node_add(
     meta: MetaOption,
@@ -328,8 +356,24 @@ def worker(
     gc_grace_s: Annotated[
         float, typer.Option(min=0.0, help="Keep fragments of replaced versions this long.")
     ] = 30.0,
+    repair_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two repair rounds.")
+    ] = 2.0,
+    lost_after_s: Annotated[
+        float,
+        typer.Option(min=0.0, help="A node down this long is lost: rebuild its fragments."),
+    ] = 300.0,
+    repair_mb_per_s: Annotated[
+        float, typer.Option(min=0.0, help="Repair throttle in MB/s (0: unthrottled).")
+    ] = 0.0,
+    scrub_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two scrub rounds.")
+    ] = 10.0,
+    scrub_mb_per_s: Annotated[
+        float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
+    ] = 0.0,
 ) -> None:
-    """Run the background jobs (node health monitor, garbage collection) with leader election:
+    """Run the background jobs (node health, GC, repair, scrub) with leader election:
     start several, each job runs in one of them at a time. The node secret comes from
     NINEFOLD_CLUSTER_SECRET."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -341,6 +385,11 @@ def worker(
             down_after_s=down_after_s,
             gc_interval_s=gc_interval_s,
             gc_grace_s=gc_grace_s,
+            repair_interval_s=repair_interval_s,
+            lost_after_s=lost_after_s,
+            repair_max_bytes_per_s=repair_mb_per_s * 1e6 or None,
+            scrub_interval_s=scrub_interval_s,
+            scrub_max_bytes_per_s=scrub_mb_per_s * 1e6 or None,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

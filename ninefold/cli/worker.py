@@ -1,7 +1,9 @@
 """``ninefold worker``: the cluster's background jobs, each run by one elected leader.
 
-Jobs: the health monitor (heartbeats every node, marks silent ones down) and garbage collection
-(deletes the fragments of replaced and deleted versions from the nodes). Run as many worker
+Jobs: the health monitor (heartbeats every node, marks silent ones down), garbage collection
+(deletes the fragments of replaced and deleted versions from the nodes), repair (rebuilds
+missing fragments of queued chunks and of nodes lost for ``lost_after_s``) and the scrubber
+(verifies every fragment's checksums, queues bad chunks for repair). Run as many worker
 processes as you like: each job runs in exactly one of them at a time, the holder of its leader
 lock (a PostgreSQL advisory lock per job with ``postgresql://`` metadata, a file lock next to
 the SQLite file otherwise); when the leader dies, another takes over within a round. The
@@ -34,6 +36,8 @@ from ninefold.workers.base import (
 )
 from ninefold.workers.gc import GcWorker
 from ninefold.workers.health import HealthMonitor
+from ninefold.workers.repair import RepairWorker
+from ninefold.workers.scrub import Scrubber
 
 __all__ = ["WorkerConfig", "leader_lock", "run_worker"]
 
@@ -51,6 +55,12 @@ class WorkerConfig:
     gc_interval_s: float = 10.0
     #: fragments of replaced or deleted versions stay this long (GETs in flight finish)
     gc_grace_s: float = 30.0
+    repair_interval_s: float = 2.0
+    #: a node down this long counts as lost: its fragments are rebuilt elsewhere
+    lost_after_s: float = 300.0
+    repair_max_bytes_per_s: float | None = None
+    scrub_interval_s: float = 10.0
+    scrub_max_bytes_per_s: float | None = None
     map_refresh_s: float = 2.0
 
 
@@ -135,6 +145,19 @@ async def _main(config: WorkerConfig, once: bool) -> int:
         jobs: list[tuple[Worker, float]] = [
             (health, config.health_interval_s),
             (GcWorker(objects), config.gc_interval_s),
+            (
+                RepairWorker(
+                    meta,
+                    chunkio,
+                    lost_after_s=config.lost_after_s,
+                    max_bytes_per_s=config.repair_max_bytes_per_s,
+                ),
+                config.repair_interval_s,
+            ),
+            (
+                Scrubber(meta, chunkio, max_bytes_per_s=config.scrub_max_bytes_per_s),
+                config.scrub_interval_s,
+            ),
         ]
         if once:
             return await _once(jobs, config)

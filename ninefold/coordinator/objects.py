@@ -7,6 +7,7 @@ The metadata commit is the linearization point: bytes are durable in their fragm
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
@@ -22,6 +23,8 @@ from ninefold.meta.models import Bucket, ListPage, ObjectVersion
 from ninefold.meta.store import MetaStore
 
 __all__ = ["BodyCheck", "ObjectService", "PutSpec"]
+
+log = logging.getLogger("ninefold.objects")
 
 #: called with the finished hasher; raises an S3 error when a declared digest does not match,
 #: otherwise returns the checksums to store ({"crc32": b64, ...})
@@ -53,6 +56,28 @@ class ObjectService:
         self.chunkio = chunkio
         self.settings = settings
         self.executor = executor
+        # heal on read: a read that had to go around a fragment queues its chunk for repair
+        if chunkio.on_degraded is None:
+            chunkio.on_degraded = self._queue_heal
+        self._healing: set[str] = set()
+        self._heal_tasks: set[asyncio.Task[None]] = set()
+
+    def _queue_heal(self, record: ChunkRecord) -> None:
+        """Queue ``record`` for repair without holding up the read (once per chunk at a time)."""
+        if record.chunk_id in self._healing or len(self._healing) > 10_000:
+            return
+        self._healing.add(record.chunk_id)
+        task = asyncio.get_running_loop().create_task(self._enqueue_heal(record.chunk_id))
+        self._heal_tasks.add(task)
+        task.add_done_callback(self._heal_tasks.discard)
+
+    async def _enqueue_heal(self, chunk_id: str) -> None:
+        try:
+            await self.meta.repair_enqueue([chunk_id], "degraded-read")
+        except Exception:  # metadata unreachable: the scrubber will find it
+            log.exception("chunk %s: could not queue for repair", chunk_id)
+        finally:
+            self._healing.discard(chunk_id)
 
     # -- buckets ------------------------------------------------------------------------------
 

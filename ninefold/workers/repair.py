@@ -1,0 +1,274 @@
+"""The repair worker: brings every queued chunk back to all its fragments.
+
+The repair queue is filled by writes that met the quorum without every fragment, by reads that
+had to read around a missing, slow or corrupt fragment (heal on read), by the scrubber, and by
+this worker's own sweep for nodes that have been down longer than ``lost_after_s``. A round
+takes the oldest entries and, per chunk:
+
+1. finds its missing fragments: no store recorded, a store that left the map, a store on a node
+   that has been down for ``lost_after_s`` (a node down for less is waited for: a restart must
+   not trigger a storm of rebuilds), a fragment its store does not have, or -- for chunks queued
+   by a degraded read or the scrubber -- one whose blocks fail their checksums;
+2. chooses new stores by placement (``place_replacements``: nothing of the chunk on them yet,
+   zone rule kept), rebuilds the fragments there (``coordinator.repair.rebuild``: k fragments
+   read, the missing ones reconstructed and written through verified writers);
+3. records the new placement with a compare-and-set; if the chunk changed meanwhile (deleted,
+   overwritten, moved by another job) the fragments just written are deleted again;
+4. hands the fragments it replaced to GC (a node that comes back must not keep stale copies).
+
+Idempotent and resumable: the queue entry is removed only once the chunk is whole (or gone); a
+crash mid-chunk leaves the entry, and the fragments written before the crash are orphans that
+the next attempt overwrites or GC removes. Throttled by ``max_bytes_per_s``. Progress (chunks
+and bytes repaired, rate, queue length) is written to the job status for ``admin heal status``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field, replace
+
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.repair import rebuild, stripe_count
+from ninefold.core.errors import StorageError
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.protocol import FragmentId
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.models import ClusterMap
+from ninefold.meta.store import MetaStore
+from ninefold.placement.rendezvous import place_replacements
+
+__all__ = ["RepairStats", "RepairWorker"]
+
+log = logging.getLogger("ninefold.repair")
+
+#: reasons whose fragments are read in full (checksums) rather than only looked up
+VERIFY_REASONS = ("degraded-read", "scrub")
+
+
+@dataclass
+class RepairStats:
+    started_at: float = field(default_factory=time.time)
+    chunks_repaired: int = 0
+    fragments_rebuilt: int = 0
+    bytes_rebuilt: int = 0
+    #: wall-clock seconds of the rounds that rebuilt something (the rate's denominator)
+    busy_s: float = 0.0
+    waiting: int = 0
+    failed: int = 0
+
+    def as_status(self, queued: int) -> dict[str, float | int]:
+        rate = self.bytes_rebuilt / self.busy_s if self.busy_s > 0 else 0.0
+        return {
+            "started_at": self.started_at,
+            "chunks_repaired": self.chunks_repaired,
+            "fragments_rebuilt": self.fragments_rebuilt,
+            "bytes_rebuilt": self.bytes_rebuilt,
+            "busy_s": round(self.busy_s, 3),
+            "bytes_per_s": round(rate, 1),
+            "queued": queued,
+            "waiting_for_nodes": self.waiting,
+            "failed": self.failed,
+        }
+
+
+class RepairWorker:
+    name = "repair"
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        io: ChunkIO,
+        *,
+        batch: int = 64,
+        concurrency: int = 4,
+        lost_after_s: float = 60.0,
+        max_bytes_per_s: float | None = None,
+    ) -> None:
+        self.meta = meta
+        self.io = io
+        self.batch = batch
+        self.concurrency = concurrency
+        self.lost_after_s = lost_after_s
+        self.max_bytes_per_s = max_bytes_per_s
+        self.stats = RepairStats()
+        self._map: ClusterMap | None = None
+        #: nodes whose chunks were already swept onto the queue (node id -> last_seen swept)
+        self._swept: dict[str, float] = {}
+
+    # -- which fragments are missing -----------------------------------------------------------
+
+    def _lost_stores(self, now: float) -> set[str]:
+        """Stores of nodes down for longer than ``lost_after_s`` (their data counts as lost)."""
+        lost: set[str] = set()
+        for node in self._map.nodes if self._map else ():
+            down = node.state == "down" or node.health == "down"
+            if down and now - node.last_seen >= self.lost_after_s:
+                lost.update(f"{node.node_id}:{d}" for d in node.drives)
+        return lost
+
+    async def _fragment_ok(self, record: ChunkRecord, index: int, verify: bool) -> bool:
+        """The fragment exists with the expected number of blocks (and, with ``verify``, every
+        block passes its checksum: stores verify each block they return)."""
+        store = self.io.stores[record.stores[index]]
+        fid = FragmentId(record.chunk_id, index)
+        scheme = Scheme.parse(record.scheme)
+        expected = stripe_count(
+            record, scheme, self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
+        )
+        try:
+            info = await store.head(fid)
+            if info is None or info.block_count != expected:
+                return False
+            for first in range(0, expected, 16) if verify else ():
+                count = min(16, expected - first)
+                if len(await store.read_blocks(fid, first, count)) != count:
+                    return False
+            return True
+        except (StorageError, OSError) as exc:
+            log.info("chunk %s fragment %d: %s", record.chunk_id, index, exc)
+            return False
+
+    async def missing(
+        self, record: ChunkRecord, verify: bool, now: float
+    ) -> tuple[list[int], bool]:
+        """(indexes to rebuild, whether some fragment is on a node that is down but not yet
+        lost -- the chunk then waits)."""
+        lost = self._lost_stores(now)
+        waiting = False
+        todo: list[int] = []
+        checks: list[tuple[int, asyncio.Future[bool]]] = []
+        for i, store_id in enumerate(record.stores):
+            if not store_id or store_id not in self.io.stores or store_id in lost:
+                todo.append(i)
+            elif store_id in self.io.unreachable:
+                waiting = True
+            else:
+                checks.append((i, asyncio.ensure_future(self._fragment_ok(record, i, verify))))
+        for i, check in checks:
+            if not await check:
+                todo.append(i)
+        return sorted(todo), waiting
+
+    # -- one chunk ------------------------------------------------------------------------------
+
+    async def repair_chunk(self, record: ChunkRecord, verify: bool) -> bool:
+        """True when the chunk is whole afterwards (or gone); False when it must wait."""
+        now = time.time()
+        todo, waiting = await self.missing(record, verify, now)
+        if not todo:
+            return not waiting
+        scheme = Scheme.parse(record.scheme)
+        if len(record.stores) - len(todo) < scheme.k and not waiting:
+            log.error(
+                "chunk %s: only %d fragments left, cannot repair",
+                record.chunk_id,
+                len(record.stores) - len(todo),
+            )
+        targets = place_replacements(record.chunk_id, self.io.store_infos, record.stores, todo)
+        if not targets:
+            log.warning("chunk %s: no store to rebuild %s on", record.chunk_id, todo)
+            return False
+        new = await rebuild(self.io, record, targets)
+        if not await self.meta.update_chunk_stores(record.chunk_id, record.stores, new.stores):
+            # changed meanwhile: what was written is an orphan (never over a live fragment:
+            # the targets held nothing of this chunk)
+            await self.io.delete(
+                replace(
+                    record,
+                    stores=tuple(
+                        new.stores[i] if i in targets else "" for i in range(len(new.stores))
+                    ),
+                )
+            )
+            return True
+        displaced = tuple(
+            record.stores[i] if i in targets and record.stores[i] != targets[i] else ""
+            for i in range(len(record.stores))
+        )
+        if any(displaced):
+            await self.meta.gc_queue_chunks([replace(record, stores=displaced)])
+        codec_stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
+        fragment_bytes = record.block_size * stripe_count(record, scheme, codec_stripe)
+        self.stats.fragments_rebuilt += len(targets)
+        self.stats.bytes_rebuilt += len(targets) * fragment_bytes
+        self.stats.chunks_repaired += 1
+        return len(targets) == len(todo) and not waiting
+
+    # -- rounds ---------------------------------------------------------------------------------
+
+    async def sweep_lost_nodes(self) -> int:
+        """Queue every chunk with a fragment on a node down for ``lost_after_s`` (once per
+        outage); returns how many chunks were queued."""
+        now = time.time()
+        lost = self._lost_stores(now)
+        if not lost or self._map is None:
+            return 0
+        fresh = {
+            n.node_id: n.last_seen
+            for n in self._map.nodes
+            if any(f"{n.node_id}:{d}" in lost for d in n.drives)
+            and self._swept.get(n.node_id) != n.last_seen
+        }
+        if not fresh:
+            return 0
+        queued, after = 0, ""
+        prefixes = tuple(f"{node}:" for node in fresh)
+        while True:
+            chunks = await self.meta.list_chunks(after, 1000)
+            if not chunks:
+                break
+            hit = [c.chunk_id for c in chunks if any(s.startswith(prefixes) for s in c.stores)]
+            await self.meta.repair_enqueue(hit, "node-lost")
+            queued += len(hit)
+            after = chunks[-1].chunk_id
+        self._swept.update(fresh)
+        log.info("nodes %s lost: %d chunks queued for repair", sorted(fresh), queued)
+        return queued
+
+    async def run_once(self) -> int:
+        self._map = await self.meta.get_cluster_map()
+        await self.sweep_lost_nodes()
+        items = await self.meta.repair_pending(self.batch)
+        done: list[int] = []
+        limit = asyncio.Semaphore(self.concurrency)
+        waiting = 0
+
+        async def one(item_id: int, record: ChunkRecord | None, reason: str) -> None:
+            nonlocal waiting
+            if record is None:  # the chunk is gone: nothing to repair
+                done.append(item_id)
+                return
+            async with limit:
+                try:
+                    whole = await self.repair_chunk(record, reason.startswith(VERIFY_REASONS))
+                except (StorageError, OSError) as exc:
+                    log.warning("chunk %s: repair failed: %s", record.chunk_id, exc)
+                    self.stats.failed += 1
+                    return
+                if whole:
+                    done.append(item_id)
+                else:
+                    waiting += 1
+                await self._throttle()
+
+        t0 = time.monotonic()
+        before = self.stats.fragments_rebuilt
+        await asyncio.gather(*(one(i.repair_id, i.chunk, i.reason) for i in items))
+        if self.stats.fragments_rebuilt > before:  # the rate counts rounds that rebuilt
+            self.stats.busy_s += time.monotonic() - t0
+        await self.meta.repair_done(done)
+        self.stats.waiting = waiting
+        await self.meta.put_job_status(
+            self.name, self.stats.as_status(await self.meta.repair_count())
+        )
+        return len(done)
+
+    async def _throttle(self) -> None:
+        if not self.max_bytes_per_s or self.stats.busy_s <= 0:
+            return
+        elapsed = time.time() - self.stats.started_at
+        ahead = self.stats.bytes_rebuilt / self.max_bytes_per_s - elapsed
+        if ahead > 0:
+            await asyncio.sleep(min(ahead, 5.0))

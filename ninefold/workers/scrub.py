@@ -1,0 +1,138 @@
+"""The scrubber: reads every fragment the metadata knows of and verifies its checksums.
+
+Each round verifies the next ``chunks_per_round`` chunks in chunk-id order (the cursor is kept
+in the job status, so a restarted worker resumes where the last one stopped); when the walk
+reaches the end, a pass is complete and the next round starts over. For every fragment of a
+chunk it asks the fragment's store for all its blocks -- stores verify the CRC32C of every
+block they return -- so it finds both fragments whose bytes rotted and fragments the metadata
+records but the disk lacks. Such a chunk goes on the repair queue (reason ``scrub``); the
+repair worker rebuilds the bad fragment on a store chosen by placement and GC removes the bad
+copy it replaced. Fragments on nodes that are down are skipped (the repair worker handles lost
+nodes). Throttled by ``max_bytes_per_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.repair import stripe_count
+from ninefold.core.errors import StorageError
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.protocol import FragmentId
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.store import MetaStore
+
+__all__ = ["Scrubber"]
+
+log = logging.getLogger("ninefold.scrub")
+
+BLOCKS_PER_READ = 16
+
+
+class Scrubber:
+    name = "scrub"
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        io: ChunkIO,
+        *,
+        chunks_per_round: int = 200,
+        concurrency: int = 4,
+        max_bytes_per_s: float | None = None,
+    ) -> None:
+        self.meta = meta
+        self.io = io
+        self.chunks_per_round = chunks_per_round
+        self.concurrency = concurrency
+        self.max_bytes_per_s = max_bytes_per_s
+        self._status: dict[str, Any] | None = None
+
+    async def _load_status(self) -> dict[str, Any]:
+        if self._status is None:
+            saved = (await self.meta.get_job_status()).get(self.name)
+            self._status = dict(saved[0]) if saved else {}
+            self._status.setdefault("cursor", "")
+            self._status.setdefault("passes", 0)
+            self._status.setdefault("pass_started_at", time.time())
+            for name in ("fragments_checked", "bytes_checked", "bad_found", "chunks_checked"):
+                self._status.setdefault(name, 0)
+        return self._status
+
+    async def check_fragment(self, record: ChunkRecord, index: int) -> tuple[bool, int]:
+        """(fragment whole and valid, payload bytes read)."""
+        store = self.io.stores[record.stores[index]]
+        scheme = Scheme.parse(record.scheme)
+        stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
+        expected = stripe_count(record, scheme, stripe)
+        fid = FragmentId(record.chunk_id, index)
+        read = 0
+        try:
+            for first in range(0, expected, BLOCKS_PER_READ):
+                count = min(BLOCKS_PER_READ, expected - first)
+                blocks = await store.read_blocks(fid, first, count)
+                read += sum(len(b) for b in blocks)
+                if len(blocks) != count:
+                    return False, read
+            # no block beyond the last expected one either
+            return len(await store.read_blocks(fid, expected, 1)) == 0, read
+        except (StorageError, OSError) as exc:
+            log.warning(
+                "scrub: chunk %s fragment %d on %s: %s", record.chunk_id, index, store.store_id, exc
+            )
+            return False, read
+
+    async def check_chunk(self, record: ChunkRecord) -> tuple[bool, int, int]:
+        """(every reachable fragment valid, fragments checked, bytes read)."""
+        indexes = [
+            i
+            for i, s in enumerate(record.stores)
+            if s and s in self.io.stores and s not in self.io.unreachable
+        ]
+        results = await asyncio.gather(*(self.check_fragment(record, i) for i in indexes))
+        ok = all(good for good, _ in results) and len(indexes) == sum(1 for s in record.stores if s)
+        ok = ok and all(record.stores)  # a fragment never written also needs repair
+        return ok, len(indexes), sum(n for _, n in results)
+
+    async def run_once(self) -> int:
+        status = await self._load_status()
+        chunks = await self.meta.list_chunks(status["cursor"], self.chunks_per_round)
+        if not chunks:
+            status.update(
+                cursor="",
+                passes=status["passes"] + 1,
+                last_pass_s=round(time.time() - status["pass_started_at"], 3),
+                pass_started_at=time.time(),
+            )
+            await self.meta.put_job_status(self.name, status)
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+        bad: list[str] = []
+        t0 = time.monotonic()
+
+        async def one(record: ChunkRecord) -> None:
+            async with limit:
+                ok, fragments, nbytes = await self.check_chunk(record)
+                status["fragments_checked"] += fragments
+                status["bytes_checked"] += nbytes
+                status["chunks_checked"] += 1
+                if not ok:
+                    bad.append(record.chunk_id)
+                if self.max_bytes_per_s:
+                    await asyncio.sleep(nbytes / self.max_bytes_per_s)
+
+        await asyncio.gather(*(one(c) for c in chunks))
+        if bad:
+            await self.meta.repair_enqueue(bad, "scrub")
+            status["bad_found"] += len(bad)
+            log.warning(
+                "scrub: %d chunks with bad or missing fragments queued for repair", len(bad)
+            )
+        status["cursor"] = chunks[-1].chunk_id
+        status["round_s"] = round(time.monotonic() - t0, 3)
+        await self.meta.put_job_status(self.name, status)
+        return len(chunks)
