@@ -40,6 +40,7 @@ class ServerConfig:
     gc_interval_s: float = 10.0
     repair_interval_s: float = 5.0
     scrub_interval_s: float = 30.0
+    orphan_interval_s: float = 600.0
 
     @property
     def scheme(self) -> str:

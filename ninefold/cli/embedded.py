@@ -31,6 +31,7 @@ from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.base import FileLeaderLock, Worker, run_forever
 from ninefold.workers.gc import GcWorker
+from ninefold.workers.orphans import OrphanCollector
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
 
@@ -76,6 +77,7 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
         (GcWorker(objects), config.gc_interval_s),
         (RepairWorker(meta, chunkio), config.repair_interval_s),
         (Scrubber(meta, chunkio), config.scrub_interval_s),
+        (OrphanCollector(meta, chunkio), config.orphan_interval_s),
     ]
     background = [
         asyncio.create_task(

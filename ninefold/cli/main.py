@@ -372,6 +372,19 @@ def worker(
     scrub_mb_per_s: Annotated[
         float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
     ] = 0.0,
+    orphan_grace_s: Annotated[
+        float,
+        typer.Option(min=0.0, help="Delete unreferenced fragments this long after first seen."),
+    ] = 3600.0,
+    orphan_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two orphan sweeps.")
+    ] = 60.0,
+    rebalance_interval_s: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between two rebalance rounds.")
+    ] = 5.0,
+    rebalance_mb_per_s: Annotated[
+        float, typer.Option(min=0.0, help="Rebalance throttle in MB/s (0: unthrottled).")
+    ] = 0.0,
 ) -> None:
     """Run the background jobs (node health, GC, repair, scrub) with leader election:
     start several, each job runs in one of them at a time. The node secret comes from
@@ -390,6 +403,10 @@ def worker(
             repair_max_bytes_per_s=repair_mb_per_s * 1e6 or None,
             scrub_interval_s=scrub_interval_s,
             scrub_max_bytes_per_s=scrub_mb_per_s * 1e6 or None,
+            orphan_grace_s=orphan_grace_s,
+            orphan_interval_s=orphan_interval_s,
+            rebalance_interval_s=rebalance_interval_s,
+            rebalance_max_bytes_per_s=rebalance_mb_per_s * 1e6 or None,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

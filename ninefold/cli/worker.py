@@ -3,7 +3,9 @@
 Jobs: the health monitor (heartbeats every node, marks silent ones down), garbage collection
 (deletes the fragments of replaced and deleted versions from the nodes), repair (rebuilds
 missing fragments of queued chunks and of nodes lost for ``lost_after_s``) and the scrubber
-(verifies every fragment's checksums, queues bad chunks for repair). Run as many worker
+(verifies every fragment's checksums, queues bad chunks for repair), orphan collection
+(fragments of crashed writes) and rebalance (moves fragments to where placement puts them
+now: onto added nodes, off draining ones). Run as many worker
 processes as you like: each job runs in exactly one of them at a time, the holder of its leader
 lock (a PostgreSQL advisory lock per job with ``postgresql://`` metadata, a file lock next to
 the SQLite file otherwise); when the leader dies, another takes over within a round. The
@@ -36,6 +38,8 @@ from ninefold.workers.base import (
 )
 from ninefold.workers.gc import GcWorker
 from ninefold.workers.health import HealthMonitor
+from ninefold.workers.orphans import OrphanCollector
+from ninefold.workers.rebalance import Rebalancer
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
 
@@ -60,6 +64,11 @@ class WorkerConfig:
     lost_after_s: float = 300.0
     repair_max_bytes_per_s: float | None = None
     scrub_interval_s: float = 10.0
+    #: unreferenced fragments (crashed writes) are deleted this long after first seen
+    orphan_grace_s: float = 3600.0
+    orphan_interval_s: float = 60.0
+    rebalance_interval_s: float = 5.0
+    rebalance_max_bytes_per_s: float | None = None
     scrub_max_bytes_per_s: float | None = None
     map_refresh_s: float = 2.0
 
@@ -157,6 +166,14 @@ async def _main(config: WorkerConfig, once: bool) -> int:
             (
                 Scrubber(meta, chunkio, max_bytes_per_s=config.scrub_max_bytes_per_s),
                 config.scrub_interval_s,
+            ),
+            (
+                OrphanCollector(meta, chunkio, grace_s=config.orphan_grace_s),
+                config.orphan_interval_s,
+            ),
+            (
+                Rebalancer(meta, chunkio, max_bytes_per_s=config.rebalance_max_bytes_per_s),
+                config.rebalance_interval_s,
             ),
         ]
         if once:

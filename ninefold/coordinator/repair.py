@@ -77,3 +77,43 @@ async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> 
     for i, store_id in targets.items():
         stores[i] = store_id
     return replace(record, stores=tuple(stores))
+
+
+async def move_fragments(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> ChunkRecord:
+    """Copy fragment ``i`` of ``record`` to store ``targets[i]`` for every ``i`` (rebalance,
+    drain): block by block from its current store, each block verified on read and on write.
+    A fragment whose source cannot be read is rebuilt from the others instead. Returns the
+    record with the new placement; the caller records it and hands the old copies to GC."""
+    scheme = Scheme.parse(record.scheme)
+    codec = io.codec(scheme) if scheme.kind == "ec" else None
+    blocks_total = stripe_count(record, scheme, codec.stripe_bytes if codec else UNIT_BYTES)
+    moved = list(record.stores)
+    fallback: dict[int, str] = {}
+    for i, target in targets.items():
+        source = io.stores.get(record.stores[i]) if record.stores[i] else None
+        if source is None or record.stores[i] in io.unreachable:
+            fallback[i] = target
+            continue
+        fid = FragmentId(record.chunk_id, i)
+        writer = await io.stores[target].open_writer(fid)
+        try:
+            for first in range(0, blocks_total, READ_BATCH_STRIPES * 4):
+                count = min(READ_BATCH_STRIPES * 4, blocks_total - first)
+                blocks = await source.read_blocks(fid, first, count)
+                if len(blocks) != count:
+                    raise StorageError(f"{fid}: short fragment on {record.stores[i]}")
+                for block in blocks:
+                    await writer.write_block(block)
+            await writer.commit()
+        except (StorageError, OSError) as exc:
+            await writer.abort()
+            log.info(
+                "chunk %s fragment %d: copy failed (%s); rebuilding it", record.chunk_id, i, exc
+            )
+            fallback[i] = target
+            continue
+        moved[i] = target
+    if fallback:
+        rebuilt = await rebuild(io, replace(record, stores=tuple(moved)), fallback)
+        moved = list(rebuilt.stores)
+    return replace(record, stores=tuple(moved))

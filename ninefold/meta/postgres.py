@@ -603,6 +603,16 @@ class PostgresMetaStore:
         )
         return [chunk_from_row(tuple(r)) for r in rows]
 
+    async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
+        if not chunk_ids:
+            return set()
+        rows = await self._pool.fetch(
+            "SELECT chunk_id FROM chunks WHERE chunk_id = ANY($1::text[]) "
+            "UNION SELECT chunk_id FROM gc_queue WHERE chunk_id = ANY($1::text[])",
+            chunk_ids,
+        )
+        return {r[0] for r in rows}
+
     async def repair_count(self) -> int:
         return int(await self._pool.fetchval("SELECT count(*) FROM repair_queue"))
 

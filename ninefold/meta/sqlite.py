@@ -674,6 +674,21 @@ class SqliteMetaStore:
 
         return await self._read(fn)
 
+    async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
+        def fn(conn: sqlite3.Connection) -> set[str]:
+            known: set[str] = set()
+            for start in range(0, len(chunk_ids), 500):
+                batch = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                for table in ("chunks", "gc_queue"):
+                    rows = conn.execute(
+                        f"SELECT chunk_id FROM {table} WHERE chunk_id IN ({marks})", batch
+                    )
+                    known.update(r[0] for r in rows)
+            return known
+
+        return await self._read(fn) if chunk_ids else set()
+
     async def repair_count(self) -> int:
         def fn(conn: sqlite3.Connection) -> int:
             return int(conn.execute("SELECT count(*) FROM repair_queue").fetchone()[0])

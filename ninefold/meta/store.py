@@ -125,6 +125,11 @@ class MetaStore(Protocol):
         """Every live chunk (objects' and parts'), in chunk id order, after ``after``."""
         ...
 
+    async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
+        """Those of ``chunk_ids`` that metadata still references (live or queued for GC); a
+        fragment of any other chunk is an orphan (a crashed write)."""
+        ...
+
     # progress of the background jobs
     async def put_job_status(self, job: str, status: dict[str, Any]) -> None: ...
 

@@ -601,3 +601,18 @@ def test_job_status_and_repair_count(tmp_path: Path, backend: OpenStore) -> None
         await store.close()
 
     run(go())
+
+
+def test_chunks_known_covers_live_and_queued_chunks(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1)))
+        await store.put_object(obj("k", chunk(2)))  # chunk 1 -> GC queue
+        ids = [chunk(n).chunk_id for n in (1, 2, 3)]
+        assert await store.chunks_known(ids) == {chunk(1).chunk_id, chunk(2).chunk_id}
+        assert await store.chunks_known([]) == set()
+        many = [f"{n:032x}" for n in range(1200)]  # batched under the hood
+        assert await store.chunks_known(many) == {chunk(1).chunk_id, chunk(2).chunk_id}
+        await store.close()
+
+    run(go())

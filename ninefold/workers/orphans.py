@@ -1,0 +1,77 @@
+"""Orphan collection: fragments on the stores that no metadata references.
+
+A write that crashed after some fragments were committed on the nodes but before its metadata
+commit (a gateway killed mid-PUT, a failed multipart part) leaves fragments nothing points
+to. Each round lists every reachable store's fragments and asks the metadata which of their
+chunks it still knows (live, or queued for GC). A fragment of an unknown chunk becomes a
+*candidate*; one that is still unknown ``grace_s`` after it was first seen is deleted. The grace
+period covers writes in flight, whose fragments land before their metadata commit: it must be
+longer than any single PUT takes. Candidates live in memory only: a restarted worker just
+starts the grace period again, which errs on the side of keeping data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.core.errors import StorageError
+from ninefold.fragments.protocol import FragmentId
+from ninefold.meta.store import MetaStore
+
+__all__ = ["OrphanCollector"]
+
+log = logging.getLogger("ninefold.orphans")
+
+
+class OrphanCollector:
+    name = "orphans"
+
+    def __init__(self, meta: MetaStore, io: ChunkIO, *, grace_s: float = 3600.0) -> None:
+        self.meta = meta
+        self.io = io
+        self.grace_s = grace_s
+        #: (store id, fragment) -> when it was first seen unreferenced
+        self._candidates: dict[tuple[str, FragmentId], float] = {}
+        self.deleted = 0
+
+    async def run_once(self) -> int:
+        now = time.time()
+        seen: dict[str, list[tuple[str, FragmentId]]] = {}
+        for store_id, store in list(self.io.stores.items()):
+            if store_id in self.io.unreachable:
+                continue
+            try:
+                async for fid in store.list_fragments():
+                    seen.setdefault(fid.chunk_id, []).append((store_id, fid))
+            except (StorageError, OSError) as exc:
+                log.warning("orphans: cannot list %s: %s", store_id, exc)
+        chunk_ids = list(seen)
+        known: set[str] = set()
+        for start in range(0, len(chunk_ids), 1000):
+            known |= await self.meta.chunks_known(chunk_ids[start : start + 1000])
+        unknown = {key for cid in chunk_ids if cid not in known for key in seen[cid]}
+        # forget candidates that are referenced now, or no longer on disk
+        self._candidates = {k: t for k, t in self._candidates.items() if k in unknown}
+        deleted = 0
+        for key in unknown:
+            first = self._candidates.setdefault(key, now)
+            if now - first < self.grace_s:
+                continue
+            store_id, fid = key
+            # re-check right before deleting: the chunk may have been committed meanwhile
+            if await self.meta.chunks_known([fid.chunk_id]):
+                self._candidates.pop(key, None)
+                continue
+            try:
+                await self.io.stores[store_id].delete(fid)
+            except (StorageError, OSError) as exc:
+                log.warning("orphans: cannot delete %s on %s: %s", fid, store_id, exc)
+                continue
+            self._candidates.pop(key, None)
+            deleted += 1
+        if deleted:
+            log.info("orphans: deleted %d unreferenced fragments", deleted)
+        self.deleted += deleted
+        return deleted

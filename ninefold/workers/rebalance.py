@@ -1,0 +1,141 @@
+"""Rebalance and drain: move fragments to where placement would put them now.
+
+Each round checks the next ``chunks_per_round`` chunks (chunk-id order, cursor in the job
+status; a pass starts over at the end). For a chunk, placement over the current map gives the
+ideal set of stores; fragments on stores outside that set move to ideal stores that hold nothing
+of the chunk yet. That covers both operations:
+
+* a node added: rendezvous hashing makes it win about its fair share of chunks, and only those
+  fragments move (about 1/(N+1) of them);
+* a node drained (``admin node drain``: weight 0, so placement never chooses it): every fragment
+  on it moves away, and the node ends empty once GC removes the old copies.
+
+A move copies the fragment block by block (verified on both ends), records the new placement
+with a compare-and-set, and hands the old copy to GC, which deletes it after the grace period:
+a GET that started with the old placement still finds its bytes. Chunks with a fragment missing
+or on a node that is down are left to the repair worker. Throttled by ``max_bytes_per_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.repair import move_fragments, stripe_count
+from ninefold.core.errors import StorageError
+from ninefold.erasure.scheme import Scheme
+from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.store import MetaStore
+from ninefold.placement.rendezvous import place
+
+__all__ = ["Rebalancer"]
+
+log = logging.getLogger("ninefold.rebalance")
+
+
+class Rebalancer:
+    name = "rebalance"
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        io: ChunkIO,
+        *,
+        chunks_per_round: int = 200,
+        concurrency: int = 4,
+        max_bytes_per_s: float | None = None,
+    ) -> None:
+        self.meta = meta
+        self.io = io
+        self.chunks_per_round = chunks_per_round
+        self.concurrency = concurrency
+        self.max_bytes_per_s = max_bytes_per_s
+        self._status: dict[str, Any] | None = None
+
+    async def _load_status(self) -> dict[str, Any]:
+        if self._status is None:
+            saved = (await self.meta.get_job_status()).get(self.name)
+            self._status = dict(saved[0]) if saved else {}
+            for name, default in (("cursor", ""), ("passes", 0), ("moved_in_pass", 0)):
+                self._status.setdefault(name, default)
+            for name in ("fragments_moved", "bytes_moved", "chunks_checked"):
+                self._status.setdefault(name, 0)
+        return self._status
+
+    def plan(self, record: ChunkRecord) -> dict[int, str]:
+        """Fragment index -> store it should move to (empty: nothing to do, or not now)."""
+        if not all(record.stores) or any(s in self.io.unreachable for s in record.stores):
+            return {}  # degraded: the repair worker's job first
+        try:
+            ideal = place(record.chunk_id, self.io.store_infos, len(record.stores))
+        except ValueError:  # fewer live stores than fragments
+            return {}
+        free = [s for s in ideal if s not in record.stores]
+        misplaced = [i for i, s in enumerate(record.stores) if s not in ideal]
+        # equal lengths for distinct stores; zip defensively all the same
+        return dict(zip(misplaced, free, strict=False))
+
+    async def balance_chunk(self, record: ChunkRecord) -> int:
+        """Moves the chunk's misplaced fragments; returns the bytes moved."""
+        targets = self.plan(record)
+        if not targets:
+            return 0
+        new = await move_fragments(self.io, record, targets)
+        if not await self.meta.update_chunk_stores(record.chunk_id, record.stores, new.stores):
+            # the chunk changed meanwhile: the copies are orphans
+            await self.io.delete(
+                replace(
+                    record,
+                    stores=tuple(t if i in targets else "" for i, t in enumerate(new.stores)),
+                )
+            )
+            return 0
+        old = tuple(s if i in targets else "" for i, s in enumerate(record.stores))
+        await self.meta.gc_queue_chunks([replace(record, stores=old)])
+        scheme = Scheme.parse(record.scheme)
+        stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
+        return len(targets) * record.block_size * stripe_count(record, scheme, stripe)
+
+    async def run_once(self) -> int:
+        status = await self._load_status()
+        chunks = await self.meta.list_chunks(status["cursor"], self.chunks_per_round)
+        if not chunks:
+            status.update(
+                cursor="",
+                passes=status["passes"] + 1,
+                last_pass_moved=status["moved_in_pass"],
+                moved_in_pass=0,
+            )
+            await self.meta.put_job_status(self.name, status)
+            return 0
+        limit = asyncio.Semaphore(self.concurrency)
+        moved = 0
+
+        async def one(record: ChunkRecord) -> None:
+            nonlocal moved
+            async with limit:
+                targets = len(self.plan(record))
+                try:
+                    nbytes = await self.balance_chunk(record)
+                except (StorageError, OSError) as exc:
+                    log.warning("rebalance: chunk %s: %s", record.chunk_id, exc)
+                    return
+                status["chunks_checked"] += 1
+                if nbytes:
+                    moved += targets
+                    status["fragments_moved"] += targets
+                    status["moved_in_pass"] += targets
+                    status["bytes_moved"] += nbytes
+                    if self.max_bytes_per_s:
+                        await asyncio.sleep(nbytes / self.max_bytes_per_s)
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(one(c) for c in chunks))
+        status["cursor"] = chunks[-1].chunk_id
+        status["round_s"] = round(time.monotonic() - t0, 3)
+        await self.meta.put_job_status(self.name, status)
+        return moved
