@@ -215,6 +215,48 @@ def heal_status(
         time.sleep(1.0)
 
 
+@admin.command("durability")
+def admin_durability(
+    meta: Annotated[
+        str | None, typer.Option(help="A cluster's metadata: postgresql://... or a SQLite path.")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="An embedded server's data directory (9 local drives).")
+    ] = None,
+    scheme: Annotated[str, typer.Option(help="Redundancy: ec:K+M, or rep:N.")] = "ec:6+3",
+    afr: Annotated[float, typer.Option(help="Assumed annual failure rate of a drive, %.")] = 2.0,
+    zone_afr: Annotated[
+        float, typer.Option(help="Assumed annual rate of losing a whole zone, % per zone.")
+    ] = 0.1,
+    device_tb: Annotated[float, typer.Option(help="Data per drive to rebuild, TB.")] = 4.0,
+    used_bytes: Annotated[
+        int | None,
+        typer.Option(min=0, help="Bytes on all drives (parity included); overrides --device-tb."),
+    ] = None,
+    assume_repair_mb_s: Annotated[
+        float, typer.Option(help="Repair rate to assume while none was measured, MB/s.")
+    ] = 50.0,
+    lost_after_s: Annotated[
+        float, typer.Option(min=0.0, help="Detection delay before repair starts, seconds.")
+    ] = 300.0,
+    chunks: Annotated[
+        int | None, typer.Option(min=0, help="Chunks stored (caps the placement groups).")
+    ] = None,
+) -> None:
+    """Annual durability (nines) of the cluster: a Markov model over k, m, drives, zones, an
+    assumed failure rate and the repair rate measured here (docs/durability.md)."""
+    from ninefold.cli.durability import Assumptions, durability_command
+
+    try:
+        assumptions = Assumptions.from_options(
+            scheme, afr, zone_afr, device_tb, used_bytes, assume_repair_mb_s, lost_after_s, chunks
+        )
+        view = asyncio.run(durability_command(meta, data_dir, assumptions))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    Console(width=120).print(view)
+
+
 @admin_node.command("add")
 def node_add(
     meta: MetaOption,
