@@ -3,13 +3,17 @@
 Committed fragments live at ``root/frag/<2 hex>/<chunk_id>.<index>``; writes go to ``root/tmp``
 and are renamed into place after fsync, then the directory is fsynced. All blocking I/O runs in
 the executor. Fragment ids are validated before any path is built from them; a vanished or
-unreadable drive is reported as StorageError / FragmentNotFound, never as a crash.
+unreadable drive is reported as StorageError / FragmentNotFound, never as a crash. A full drive
+(ENOSPC) is DriveFull: the fragment's temp file is removed and nothing becomes visible. A file
+system that is nearly full takes part of a write and refuses only the next one, so every write
+loops until all its bytes are down; a short write is never mistaken for a whole one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -29,9 +33,35 @@ from ninefold.fragments.format import (
 )
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId, FragmentInfo, StoreHealth
 
-__all__ = ["DiskFragmentStore"]
+__all__ = ["DiskFragmentStore", "DriveFull"]
 
 T = TypeVar("T")
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+class DriveFull(StorageError):
+    """The drive has no room left for the fragment being written (ENOSPC, EDQUOT)."""
+
+
+def _write_error(store_id: str, what: str, exc: OSError) -> StorageError:
+    kind = DriveFull if exc.errno in _NO_SPACE else StorageError
+    return kind(f"{store_id}: {what} failed: {exc}")
+
+
+def _write_all(fd: int, buffers: list[bytes]) -> None:
+    """Write every byte of ``buffers`` at the file position, however many calls it takes."""
+    views = [memoryview(b) for b in buffers if b]
+    while views:
+        written = os.writev(fd, views)
+        if written <= 0:
+            raise OSError(errno.EIO, "write made no progress")
+        while written:
+            if written >= len(views[0]):
+                written -= len(views.pop(0))
+            else:
+                views[0] = views[0][written:]
+                written = 0
 
 
 def _fsync_dir(path: Path) -> None:
@@ -60,11 +90,11 @@ class _DiskWriter:
             self._tmp.parent.mkdir(exist_ok=True)
             self._file = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._block_size = len(block)
-            os.write(self._file, build_header(self._block_size))
+            _write_all(self._file, [build_header(self._block_size)])
         if self._short or len(block) > self._block_size:
             raise StorageError("only the last block of a fragment may differ in size")
         self._short = len(block) < self._block_size
-        os.writev(self._file, [frame_block(block), block])
+        _write_all(self._file, [frame_block(block), block])
         self._blocks += 1
         self._size += len(block)
 
@@ -72,7 +102,7 @@ class _DiskWriter:
         try:
             await self._store.run(self._write, block)
         except OSError as exc:
-            raise StorageError(f"{self._store.store_id}: write failed: {exc}") from exc
+            raise _write_error(self._store.store_id, "write", exc) from exc
 
     def _commit(self) -> FragmentInfo:
         if self._file is None:
@@ -91,7 +121,7 @@ class _DiskWriter:
             return await self._store.run(self._commit)
         except OSError as exc:
             await self.abort()
-            raise StorageError(f"{self._store.store_id}: commit failed: {exc}") from exc
+            raise _write_error(self._store.store_id, "commit", exc) from exc
 
     def _abort(self) -> None:
         if self._file is not None:

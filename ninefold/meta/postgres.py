@@ -10,9 +10,12 @@ order is byte order, which S3 listing requires.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import asyncpg
@@ -52,10 +55,94 @@ from ninefold.meta.rows import (
 )
 from ninefold.meta.schema import POSTGRES_MIGRATIONS
 
-__all__ = ["PostgresMetaStore"]
+__all__ = ["MetadataUnavailable", "PostgresMetaStore"]
+
+log = logging.getLogger("ninefold.meta")
 
 _MIGRATION_LOCK = 0x4E494E45  # "NINE"
 Conn = Any  # asyncpg.Connection (or a pool proxy of one)
+
+
+class MetadataUnavailable(errors.StorageError):
+    """PostgreSQL is unreachable, restarting, or dropped the connection mid-call; the API
+    answers 503. A write that raised this did not commit, except in one case, logged as
+    "outcome unknown": its COMMIT lost the connection and PostgreSQL then stayed unreachable
+    for ``commit_outcome_timeout_s`` (see ``PostgresMetaStore._write``)."""
+
+
+#: failures of PostgreSQL itself rather than of a query; nothing a retry later cannot fix
+_UNAVAILABLE = (
+    OSError,  # connection refused or reset, connect timeout (TimeoutError is an OSError)
+    asyncpg.exceptions.PostgresConnectionError,  # 08xxx: connection lost, rejected, failed
+    asyncpg.exceptions.OperatorInterventionError,  # 57xxx: shutting down, starting up, crashed
+    asyncpg.exceptions.InsufficientResourcesError,  # 53xxx: too many connections, disk full
+    # a connection killed between two messages leaves its protocol mid-operation ("cannot
+    # switch to state ..."): seen on COMMIT when the server was shut down (fast mode)
+    asyncpg.exceptions.InternalClientError,
+)
+
+
+def _connection_lost(exc: BaseException, conn: Conn | None = None) -> bool:
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if isinstance(exc, asyncpg.exceptions.InterfaceError):  # "connection is closed", or a bug
+        return "closed" in str(exc) or (conn is not None and conn.is_closed())
+    return False
+
+
+class _Pool:
+    """The asyncpg pool, with every failure of PostgreSQL itself raised as MetadataUnavailable
+    (query errors and S3 errors pass unchanged). A connection the server closed is replaced by
+    asyncpg on its next acquire, so the store recovers by itself once PostgreSQL is back."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.raw = pool
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Conn]:
+        try:
+            conn = await self.raw.acquire()
+        except Exception as exc:
+            if _connection_lost(exc):
+                raise MetadataUnavailable(f"metadata store unavailable: {exc!r}") from exc
+            raise
+        try:
+            yield conn
+        except Exception as exc:
+            if _connection_lost(exc, conn):
+                raise MetadataUnavailable(f"metadata store unavailable: {exc!r}") from exc
+            raise
+        finally:
+            # Release resets the connection and terminates it if that fails (server gone).
+            # Whatever the body did stands: a COMMIT that went through must not turn into an
+            # error here, or the caller would discard a committed write's chunks.
+            try:
+                await self.raw.release(conn)
+            except Exception as exc:
+                log.info("connection dropped on release: %r", exc)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        async with self.acquire() as conn:
+            return list(await conn.fetch(query, *args))
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        async with self.acquire() as conn:
+            return await conn.fetchrow(query, *args)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        async with self.acquire() as conn:
+            return await conn.fetchval(query, *args)
+
+    async def execute(self, query: str, *args: Any) -> str:
+        async with self.acquire() as conn:
+            return str(await conn.execute(query, *args))
+
+    async def executemany(self, query: str, args: Sequence[Sequence[Any]]) -> None:
+        async with self.acquire() as conn:
+            await conn.executemany(query, args)
+
+    async def close(self) -> None:
+        await self.raw.close()
 
 
 async def _key_lock(conn: Conn, bucket: str, key: str) -> None:
@@ -170,8 +257,59 @@ async def _drop_upload(conn: Conn, upload_id: str, now: float) -> None:
 class PostgresMetaStore:
     """MetaStore over PostgreSQL (see module docstring)."""
 
+    #: how long a write whose COMMIT lost its connection waits for PostgreSQL to tell whether
+    #: it committed, before it is reported as failed with its outcome unknown
+    commit_outcome_timeout_s: float = 15.0
+
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self._pool = pool
+        self._pool = _Pool(pool)
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[Conn]:
+        """One write transaction whose outcome is never guessed. A failure before COMMIT rolls
+        back. If the connection is lost during COMMIT the transaction may or may not have
+        committed: its id is looked up once PostgreSQL answers again, and only a committed
+        one returns normally (the caller then acknowledges the write; otherwise it queues the
+        new chunks for GC, which must never happen to a committed object's chunks)."""
+        lost: BaseException | None = None
+        async with self._pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                xid = await conn.fetchval("SELECT pg_current_xact_id()::text")
+                yield conn
+            except BaseException:
+                if not conn.is_closed():
+                    await tx.rollback()
+                raise
+            try:
+                await tx.commit()
+            except Exception as exc:
+                if not _connection_lost(exc, conn):
+                    raise
+                lost = exc
+        if lost is not None:
+            await self._commit_outcome(xid, lost)
+
+    async def _commit_outcome(self, xid: str, lost: BaseException) -> None:
+        """Return if transaction ``xid`` committed; raise MetadataUnavailable otherwise."""
+        deadline = time.monotonic() + self.commit_outcome_timeout_s
+        while True:
+            try:
+                status = await self._pool.fetchval("SELECT pg_xact_status($1::text::xid8)", xid)
+            except MetadataUnavailable:
+                status = "unreachable"
+            if status == "committed":
+                log.warning("transaction %s committed, though its COMMIT lost: %r", xid, lost)
+                return
+            if status == "aborted":
+                raise MetadataUnavailable(f"transaction {xid} rolled back: {lost!r}") from lost
+            if status is None or time.monotonic() > deadline:
+                log.error(
+                    "transaction %s: COMMIT lost (%r), outcome unknown (%s)", xid, lost, status
+                )
+                raise MetadataUnavailable(f"outcome of transaction {xid} unknown") from lost
+            await asyncio.sleep(0.2)  # unreachable, or still "in progress" on a live backend
 
     @classmethod
     async def open(
@@ -263,7 +401,7 @@ class PostgresMetaStore:
             return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
 
     async def put_object(self, obj: ObjectVersion) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._write() as conn:
             await _require_bucket(conn, obj.bucket)
             await _key_lock(conn, obj.bucket, obj.key)
             await _unlink_null_version(conn, obj.bucket, obj.key, time.time())
@@ -324,7 +462,7 @@ class PostgresMetaStore:
         return None if row is None else upload_from_row(tuple(row))
 
     async def put_part(self, part: Part) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._write() as conn:
             if (
                 await conn.fetchval(
                     "SELECT 1 FROM uploads WHERE upload_id = $1 FOR SHARE", part.upload_id
@@ -397,7 +535,7 @@ class PostgresMetaStore:
         return [upload_from_row(tuple(r)) for r in rows]
 
     async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._write() as conn:
             if (
                 await conn.fetchval(
                     "SELECT 1 FROM uploads WHERE upload_id = $1 FOR UPDATE", upload.upload_id

@@ -10,8 +10,10 @@ Routes (all HMAC-signed, see ``fragments/signing.py``; anything else is refused)
     GET    /v1/health                                  -> JSON: node, zone, drives
 
 A PUT is checked block by block as it streams in (a CRC mismatch aborts it: nothing is stored)
-and becomes visible only after fsync + rename, when the node answers 201. The node never builds a
-path from anything but a validated fragment id and a drive name it was started with.
+and becomes visible only after fsync + rename, when the node answers 201. A PUT the drive cannot
+take is aborted the same way and answered 507 (drive full) or 503 (drive failing), logged in one
+line: the writer goes on without that fragment, as it would without the node. The node never
+builds a path from anything but a validated fragment id and a drive name it was started with.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from aiohttp import web
 from awscrt.checksums import crc32c
 
 from ninefold.core.errors import CorruptFragment, FragmentNotFound, StorageError
-from ninefold.fragments.disk import DiskFragmentStore
+from ninefold.fragments.disk import DiskFragmentStore, DriveFull
 from ninefold.fragments.format import frame_block
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId
 from ninefold.fragments.signing import NonceCache, SignatureError, verify_request
@@ -108,8 +110,13 @@ async def put_fragment(request: web.Request) -> web.StreamResponse:
         if blocks == 0:
             raise web.HTTPBadRequest(text="a fragment needs at least one block")
         info = await writer.commit()
-    except BaseException:
+    except BaseException as exc:
         await writer.abort()
+        if isinstance(exc, StorageError):
+            log.warning("PUT %s on %s refused: %s", fid, store.store_id, exc)
+            if isinstance(exc, DriveFull):
+                raise web.HTTPInsufficientStorage(text=str(exc)) from exc
+            raise web.HTTPServiceUnavailable(text=str(exc)) from exc
         raise
     return web.json_response(
         {"block_size": info.block_size, "block_count": info.block_count, "size": info.size_bytes},
