@@ -108,6 +108,8 @@ class GatewayProc:
     def start(self) -> GatewayProc:
         args = [str(BIN), "gateway", "--meta", self.meta_dsn, "--listen", f"127.0.0.1:{self.port}"]
         args += self.extra_args
+        # the log is appended to across restarts: look for the banner past what is there now
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
@@ -116,7 +118,7 @@ class GatewayProc:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited:\n{self.log_path.read_text()[-3000:]}")
-            if "Ninefold gateway on" in self.log_path.read_text(errors="replace"):
+            if b"Ninefold gateway on" in self.log_path.read_bytes()[offset:]:
                 return self
             time.sleep(0.1)
         raise RuntimeError("gateway did not start")
@@ -132,6 +134,14 @@ class GatewayProc:
             region_name="us-east-1",
             **kwargs,
         )
+
+    def kill(self) -> None:
+        """``kill -9`` of the gateway and its server processes (its whole process group)."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+            self.proc = None
 
     def stop(self) -> None:
         if self.proc is not None:
