@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.settings import CoordinatorSettings
@@ -221,6 +221,15 @@ class ObjectService:
         queued (moved to the end) until the node is back."""
         now = now if now is not None else time.time()
         items = await self.meta.gc_pending(now - self.settings.gc_grace_s, limit)
+        # never delete a fragment a live chunk still records at the same place: a GC entry for
+        # a live chunk is legitimate only for the copies a repair or a move replaced (and a
+        # write whose commit outcome was unknown may have committed after all)
+        live = await self.meta.live_chunks(list({item.chunk.chunk_id for item in items}))
+        if live:
+            items = [
+                replace(item, chunk=_without_live(item.chunk, live.get(item.chunk.chunk_id)))
+                for item in items
+            ]
         limit_io = asyncio.Semaphore(32)
 
         async def delete(chunk: ChunkRecord) -> int:
@@ -234,3 +243,14 @@ class ObjectService:
             [item.gc_id for item, n in zip(items, left, strict=True) if n], now
         )
         return len(done)
+
+
+def _without_live(queued: ChunkRecord, current: ChunkRecord | None) -> ChunkRecord:
+    """``queued`` minus the fragments ``current`` (the chunk's live record) still holds."""
+    if current is None:
+        return queued
+    stores = tuple(
+        "" if i < len(current.stores) and current.stores[i] == s else s
+        for i, s in enumerate(queued.stores)
+    )
+    return replace(queued, stores=stores)

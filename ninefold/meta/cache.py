@@ -424,6 +424,9 @@ class CachedMetaStore:
     async def chunk_owner(self, chunk_id: str) -> tuple[str, str] | None:
         return await self.inner.chunk_owner(chunk_id)
 
+    async def live_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRecord]:
+        return await self.inner.live_chunks(chunk_ids)
+
     async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
         return await self.inner.chunks_known(chunk_ids)
 

@@ -741,6 +741,14 @@ class PostgresMetaStore:
         )
         return [chunk_from_row(tuple(r)) for r in rows]
 
+    async def live_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRecord]:
+        if not chunk_ids:
+            return {}
+        rows = await self._pool.fetch(
+            f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id = ANY($1::text[])", chunk_ids
+        )
+        return {r[0]: chunk_from_row(tuple(r)) for r in rows}
+
     async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
         if not chunk_ids:
             return set()

@@ -674,6 +674,20 @@ class SqliteMetaStore:
 
         return await self._read(fn)
 
+    async def live_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRecord]:
+        def fn(conn: sqlite3.Connection) -> dict[str, ChunkRecord]:
+            live: dict[str, ChunkRecord] = {}
+            for start in range(0, len(chunk_ids), 500):
+                batch = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = conn.execute(
+                    f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id IN ({marks})", batch
+                )
+                live.update((r[0], chunk_from_row(r)) for r in rows)
+            return live
+
+        return await self._read(fn) if chunk_ids else {}
+
     async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
         def fn(conn: sqlite3.Connection) -> set[str]:
             known: set[str] = set()

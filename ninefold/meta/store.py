@@ -125,6 +125,10 @@ class MetaStore(Protocol):
         """Every live chunk (objects' and parts'), in chunk id order, after ``after``."""
         ...
 
+    async def live_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRecord]:
+        """The current records of those of ``chunk_ids`` that a live object or part holds."""
+        ...
+
     async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
         """Those of ``chunk_ids`` that metadata still references (live or queued for GC); a
         fragment of any other chunk is an orphan (a crashed write)."""

@@ -616,3 +616,17 @@ def test_chunks_known_covers_live_and_queued_chunks(tmp_path: Path, backend: Ope
         await store.close()
 
     run(go())
+
+
+def test_live_chunks_returns_current_records(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1), chunk(2)))
+        await store.put_object(obj("j", chunk(3)))
+        await store.put_object(obj("j", chunk(4)))  # chunk 3 unlinked
+        live = await store.live_chunks([chunk(n).chunk_id for n in (1, 2, 3, 4, 5)])
+        assert live == {chunk(n).chunk_id: chunk(n) for n in (1, 2, 4)}
+        assert await store.live_chunks([]) == {}
+        await store.close()
+
+    run(go())

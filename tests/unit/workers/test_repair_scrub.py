@@ -161,3 +161,39 @@ def test_a_chunk_deleted_before_its_repair_leaves_nothing_behind(tmp_path: Path)
         assert worker.stats.fragments_rebuilt == 0
 
     run(go())
+
+
+def test_gc_never_deletes_fragments_a_live_chunk_still_records(tmp_path: Path) -> None:
+    """A GC entry for a chunk that is live (a commit whose outcome looked lost, or the copies a
+    repair replaced) deletes only the fragments the live record no longer points at."""
+    from dataclasses import replace
+
+    from ninefold.coordinator.objects import ObjectService
+    from ninefold.coordinator.settings import CoordinatorSettings
+
+    async def go() -> None:
+        rig = await Rig(tmp_path).open()
+        await rig.put("k", os.urandom(2 * STRIPE))
+        record = await rig.record("k")
+        objects = ObjectService(rig.meta, rig.io, CoordinatorSettings(gc_grace_s=0))
+        await rig.meta.gc_queue_chunks([record])  # the whole live chunk, wrongly queued
+        assert await objects.collect_garbage(now=time.time() + 1) == 1
+        await rig.assert_whole()
+        # a stale copy of fragment 0 on a store the live record does not name is deleted
+        stale = (
+            "d10"
+            if "d10" not in record.stores
+            else next(s for s in rig.stores if s not in record.stores)
+        )
+        src = rig.stores[record.stores[0]].path_of(FragmentId(record.chunk_id, 0))
+        dst = rig.stores[stale].path_of(FragmentId(record.chunk_id, 0))
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+        await rig.meta.gc_queue_chunks(
+            [replace(record, stores=(stale,) + ("",) * (len(record.stores) - 1))]
+        )
+        assert await objects.collect_garbage(now=time.time() + 1) == 1
+        assert not dst.exists()
+        await rig.assert_whole()
+
+    run(go())
