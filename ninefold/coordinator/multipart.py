@@ -18,7 +18,7 @@ from ninefold.coordinator.objects import BodyCheck, ObjectService, PutSpec
 from ninefold.coordinator.writer import BodySource, IteratorBody
 from ninefold.core import errors
 from ninefold.core.checksums import b64, new_hasher
-from ninefold.meta.models import ObjectVersion, Part, Upload
+from ninefold.meta.models import ObjectVersion, Part, Upload, WriteCondition
 
 __all__ = ["MAX_PART_NUMBER", "MultipartService"]
 
@@ -94,9 +94,14 @@ class MultipartService:
         return await self.meta.list_parts(upload.upload_id, after=after, max_parts=max_parts)
 
     async def complete(
-        self, upload: Upload, requested: list[tuple[int, str, dict[str, str]]]
+        self,
+        upload: Upload,
+        requested: list[tuple[int, str, dict[str, str]]],
+        condition: WriteCondition | None = None,
     ) -> ObjectVersion:
-        """Complete with ``[(part_number, etag, {algorithm: b64 checksum}), ...]`` as sent."""
+        """Complete with ``[(part_number, etag, {algorithm: b64 checksum}), ...]`` as sent;
+        ``condition`` (If-None-Match / If-Match) is checked atomically with the commit. When
+        it fails the upload stays, as on AWS, so it can be completed or aborted later."""
         if not requested:
             raise errors.MalformedXML("CompleteMultipartUpload must name at least one part.")
         numbers = [n for n, _, _ in requested]
@@ -149,7 +154,8 @@ class MultipartService:
             owner=upload.owner,
             chunks=tuple(c for p in parts for c in p.chunks),
         )
-        await self.meta.complete_upload(upload, obj, numbers)
+        await self.objects.precheck(upload.bucket, upload.key, condition)
+        await self.meta.complete_upload(upload, obj, numbers, condition)
         return obj
 
     async def abort(self, upload: Upload) -> None:

@@ -19,7 +19,7 @@ from ninefold.coordinator.writer import BodySource, IteratorBody, write_body
 from ninefold.core import errors
 from ninefold.core.checksums import MultiHasher
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.models import Bucket, ListPage, ObjectVersion
+from ninefold.meta.models import Bucket, ListPage, ObjectVersion, WriteCondition
 from ninefold.meta.store import MetaStore
 
 __all__ = ["BodyCheck", "ObjectService", "PutSpec"]
@@ -118,8 +118,10 @@ class ObjectService:
         spec: PutSpec,
         algorithms: tuple[str, ...],
         check: BodyCheck,
+        condition: WriteCondition | None = None,
     ) -> ObjectVersion:
         await self.require_bucket(bucket)
+        await self.precheck(bucket, key, condition)
         chunks, hasher, checksums = await self.store_body(body, algorithms, check)
         if checksums:
             checksums = {**checksums, "type": "FULL_OBJECT"}
@@ -137,22 +139,35 @@ class ObjectService:
             owner=spec.owner,
             chunks=chunks,
         )
-        await self.commit(obj)
+        await self.commit(obj, condition)
         return obj
 
-    async def commit(self, obj: ObjectVersion) -> None:
+    async def precheck(self, bucket: str, key: str, condition: WriteCondition | None) -> None:
+        """Fail a conditional write before its body is stored when it already cannot succeed
+        (the commit checks again, atomically)."""
+        if condition is not None:
+            current = await self.meta.get_object(bucket, key)
+            condition.check(current.etag if current is not None else None)
+
+    async def commit(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
         """The linearization point; on failure the chunks become orphans for GC."""
         try:
-            await self.meta.put_object(obj)
+            await self.meta.put_object(obj, condition)
         except BaseException:
             await self.meta.gc_queue_chunks(list(obj.chunks))
             raise
 
     async def copy_object(
-        self, source: ObjectVersion, bucket: str, key: str, spec: PutSpec
+        self,
+        source: ObjectVersion,
+        bucket: str,
+        key: str,
+        spec: PutSpec,
+        condition: WriteCondition | None = None,
     ) -> ObjectVersion:
         """Copy by re-writing the bytes into fresh chunks (no shared fragments between versions)."""
         await self.require_bucket(bucket)
+        await self.precheck(bucket, key, condition)
         algorithms = tuple(a for a in source.checksums if a != "type")
         body = IteratorBody(self.read(source, 0, source.size))
         chunks, hasher, _ = await self.store_body(body, algorithms, lambda h: h.checksums_b64())
@@ -173,7 +188,7 @@ class ObjectService:
             owner=spec.owner,
             chunks=chunks,
         )
-        await self.commit(obj)
+        await self.commit(obj, condition)
         return obj
 
     # -- reading ------------------------------------------------------------------------------

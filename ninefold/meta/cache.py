@@ -50,6 +50,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    WriteCondition,
 )
 from ninefold.meta.store import MetaStore
 
@@ -321,8 +322,10 @@ class CachedMetaStore:
             _decode_object,
         )
 
-    async def put_object(self, obj: ObjectVersion) -> None:
-        await self._write([_object_key(obj.bucket, obj.key)], lambda: self.inner.put_object(obj))
+    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
+        await self._write(
+            [_object_key(obj.bucket, obj.key)], lambda: self.inner.put_object(obj, condition)
+        )
 
     async def delete_object(self, bucket: str, key: str) -> bool:
         return await self._write(
@@ -360,10 +363,16 @@ class CachedMetaStore:
             max_uploads=max_uploads,
         )
 
-    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+    async def complete_upload(
+        self,
+        upload: Upload,
+        obj: ObjectVersion,
+        parts: list[int],
+        condition: WriteCondition | None = None,
+    ) -> None:
         await self._write(
             [_object_key(upload.bucket, upload.key)],
-            lambda: self.inner.complete_upload(upload, obj, parts),
+            lambda: self.inner.complete_upload(upload, obj, parts, condition),
         )
 
     async def abort_upload(self, upload_id: str) -> bool:

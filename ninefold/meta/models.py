@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 
 __all__ = [
@@ -166,3 +167,25 @@ class ClusterMap:
 
     version: int
     nodes: tuple[NodeRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteCondition:
+    """A conditional write (``If-None-Match: *`` / ``If-Match: etag`` on PutObject, CopyObject
+    and CompleteMultipartUpload), checked in the transaction that commits the write, so of N
+    concurrent creators exactly one wins."""
+
+    #: ETags (without quotes) one of which the current object must have; "*": any object
+    if_match: tuple[str, ...] | None = None
+    #: the key must have no current object
+    if_none_match: bool = False
+
+    def check(self, current_etag: str | None) -> None:
+        """Raises PreconditionFailed (412), or NoSuchKey (404) for If-Match on no object."""
+        if self.if_none_match and current_etag is not None:
+            raise errors.PreconditionFailed(Condition="If-None-Match")
+        if self.if_match is not None:
+            if current_etag is None:
+                raise errors.NoSuchKey()
+            if "*" not in self.if_match and current_etag not in self.if_match:
+                raise errors.PreconditionFailed(Condition="If-Match")

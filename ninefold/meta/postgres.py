@@ -36,6 +36,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    WriteCondition,
 )
 from ninefold.meta.rows import (
     BUCKET_COLS,
@@ -147,6 +148,18 @@ class _Pool:
 
 async def _key_lock(conn: Conn, bucket: str, key: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{bucket}/{key}")
+
+
+async def _current_etag(conn: Conn, bucket: str, key: str) -> str | None:
+    """The current version's ETag (None: no object or a delete marker); the caller holds the
+    key's advisory lock, so no other writer of the key can commit in between."""
+    etag = await conn.fetchval(
+        "SELECT etag FROM objects WHERE bucket = $1 AND key = $2 AND is_latest "
+        "AND NOT is_delete_marker",
+        bucket,
+        key,
+    )
+    return None if etag is None else str(etag)
 
 
 async def _require_bucket(conn: Conn, bucket: str, *, exclusive: bool = False) -> None:
@@ -400,10 +413,12 @@ class PostgresMetaStore:
             )
             return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
 
-    async def put_object(self, obj: ObjectVersion) -> None:
+    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
         async with self._write() as conn:
             await _require_bucket(conn, obj.bucket)
             await _key_lock(conn, obj.bucket, obj.key)
+            if condition is not None:
+                condition.check(await _current_etag(conn, obj.bucket, obj.key))
             await _unlink_null_version(conn, obj.bucket, obj.key, time.time())
             object_id = await _insert_object(conn, obj)
             await _insert_chunks(conn, "object_id", object_id, obj.chunks)
@@ -534,7 +549,13 @@ class PostgresMetaStore:
         )
         return [upload_from_row(tuple(r)) for r in rows]
 
-    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+    async def complete_upload(
+        self,
+        upload: Upload,
+        obj: ObjectVersion,
+        parts: list[int],
+        condition: WriteCondition | None = None,
+    ) -> None:
         async with self._write() as conn:
             if (
                 await conn.fetchval(
@@ -545,6 +566,8 @@ class PostgresMetaStore:
                 raise errors.NoSuchUpload(UploadId=upload.upload_id)
             await _require_bucket(conn, obj.bucket)
             await _key_lock(conn, obj.bucket, obj.key)
+            if condition is not None:
+                condition.check(await _current_etag(conn, obj.bucket, obj.key))
             now = time.time()
             await _unlink_null_version(conn, obj.bucket, obj.key, now)
             object_id = await _insert_object(conn, obj)

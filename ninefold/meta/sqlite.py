@@ -35,6 +35,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    WriteCondition,
 )
 from ninefold.meta.rows import (
     CHUNK_COLS,
@@ -312,9 +313,11 @@ class SqliteMetaStore:
 
         return await self._read(fn)
 
-    async def put_object(self, obj: ObjectVersion) -> None:
+    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
         def fn(conn: sqlite3.Connection) -> None:
             _require_bucket(conn, obj.bucket)
+            if condition is not None:
+                condition.check(_current_etag(conn, obj.bucket, obj.key))
             _unlink_null_version(conn, obj.bucket, obj.key, _now())
             object_id = _insert_object(conn, obj)
             _insert_chunks(conn, "object_id", object_id, obj.chunks)
@@ -462,7 +465,13 @@ class SqliteMetaStore:
 
         return await self._read(fn)
 
-    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+    async def complete_upload(
+        self,
+        upload: Upload,
+        obj: ObjectVersion,
+        parts: list[int],
+        condition: WriteCondition | None = None,
+    ) -> None:
         def fn(conn: sqlite3.Connection) -> None:
             if (
                 conn.execute(
@@ -472,6 +481,8 @@ class SqliteMetaStore:
             ):
                 raise errors.NoSuchUpload(UploadId=upload.upload_id)
             _require_bucket(conn, obj.bucket)
+            if condition is not None:
+                condition.check(_current_etag(conn, obj.bucket, obj.key))
             now = _now()
             _unlink_null_version(conn, obj.bucket, obj.key, now)
             object_id = _insert_object(conn, obj)
@@ -732,6 +743,15 @@ class SqliteMetaStore:
 
 def _now() -> float:
     return time.time()
+
+
+def _current_etag(conn: sqlite3.Connection, bucket: str, key: str) -> str | None:
+    row = conn.execute(
+        "SELECT etag FROM objects WHERE bucket = ? AND key = ? AND is_latest = 1 "
+        "AND is_delete_marker = 0",
+        (bucket, key),
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def _require_bucket(conn: sqlite3.Connection, bucket: str) -> None:

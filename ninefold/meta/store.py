@@ -22,6 +22,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    WriteCondition,
 )
 
 __all__ = ["MetaStore"]
@@ -48,8 +49,9 @@ class MetaStore(Protocol):
         """The latest version (None if absent or a delete marker), with its chunks."""
         ...
 
-    async def put_object(self, obj: ObjectVersion) -> None:
-        """Make ``obj`` the current version of its key; the replaced version goes to GC."""
+    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
+        """Make ``obj`` the current version of its key; the replaced version goes to GC.
+        ``condition`` is checked against the current version inside the same transaction."""
         ...
 
     async def delete_object(self, bucket: str, key: str) -> bool: ...
@@ -73,7 +75,13 @@ class MetaStore(Protocol):
         self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
     ) -> list[Upload]: ...
 
-    async def complete_upload(self, upload: Upload, obj: ObjectVersion, parts: list[int]) -> None:
+    async def complete_upload(
+        self,
+        upload: Upload,
+        obj: ObjectVersion,
+        parts: list[int],
+        condition: WriteCondition | None = None,
+    ) -> None:
         """Atomically turn the listed parts into ``obj``; unlisted parts go to GC.
 
         ``obj.chunks`` is ignored: the chunks of the listed parts become the object's, in order.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ninefold.core import errors
+from ninefold.meta.models import WriteCondition
 
 __all__ = [
     "STORED_HEADERS",
@@ -112,6 +113,28 @@ def check_conditions(
             raise not_modified(Condition="If-None-Match")
     elif modified is not None and lm <= modified:
         raise not_modified(Condition="If-Modified-Since")
+
+
+def write_condition(headers: Mapping[str, str]) -> WriteCondition | None:
+    """``If-None-Match: *`` / ``If-Match: "etag"`` of a PutObject, CopyObject or
+    CompleteMultipartUpload (a conditional write); None when neither is sent."""
+    if_none_match = headers.get("if-none-match")
+    if_match = headers.get("if-match")
+    if if_none_match is None and if_match is None:
+        return None
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise errors.NotImplementedOp(
+            "If-None-Match on a write only takes '*' (the key must not exist).",
+            Header="If-None-Match",
+        )
+    tags = None
+    if if_match is not None:
+        tags = tuple(
+            t.strip().removeprefix("W/").strip('"') for t in if_match.split(",") if t.strip()
+        )
+        if not tags:
+            raise errors.InvalidArgument("If-Match needs an ETag or '*'.", Header="If-Match")
+    return WriteCondition(if_match=tags, if_none_match=if_none_match is not None)
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:

@@ -630,3 +630,33 @@ def test_live_chunks_returns_current_records(tmp_path: Path, backend: OpenStore)
         await store.close()
 
     run(go())
+
+
+def test_conditional_put_exactly_one_creator_wins(tmp_path: Path, backend: OpenStore) -> None:
+    from ninefold.meta.models import WriteCondition
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        create = WriteCondition(if_none_match=True)
+        results = await asyncio.gather(
+            *(store.put_object(obj("race", chunk(n)), create) for n in range(1, 11)),
+            return_exceptions=True,
+        )
+        winners = [r for r in results if r is None]
+        assert len(winners) == 1, results
+        assert all(isinstance(r, errors.PreconditionFailed) for r in results if r is not None)
+        got = await store.get_object("b", "race")
+        assert got is not None
+        # If-Match: the current ETag replaces, another one does not, no object is NoSuchKey
+        await store.put_object(obj("race", chunk(20)), WriteCondition(if_match=(got.etag,)))
+        with pytest.raises(errors.PreconditionFailed):
+            await store.put_object(obj("race", chunk(21)), WriteCondition(if_match=("f" * 32,)))
+        with pytest.raises(errors.NoSuchKey):
+            await store.put_object(obj("none", chunk(22)), WriteCondition(if_match=("*",)))
+        # a failed condition changes nothing: chunk 20 is current, 21/22 were never linked
+        got = await store.get_object("b", "race")
+        assert got is not None and got.chunks == (chunk(20),)
+        assert await store.get_object("b", "none") is None
+        await store.close()
+
+    run(go())

@@ -8,7 +8,7 @@ from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_bo
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.handlers.listing import parse_max
 from ninefold.api.s3.handlers.objects import copy_source, put_spec
-from ninefold.api.s3.headers import check_conditions
+from ninefold.api.s3.headers import check_conditions, write_condition
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.core import errors
 from ninefold.core.checksums import ALGORITHMS, MultiHasher
@@ -147,7 +147,9 @@ async def complete_upload(ctx: Context) -> web.StreamResponse:
             if value:
                 sums[algorithm] = value
         requested.append((number, etag, sums))
-    obj = await ctx.services.multipart.complete(upload, requested)
+    obj = await ctx.services.multipart.complete(
+        upload, requested, write_condition(ctx.request.headers)
+    )
     result = element(
         "CompleteMultipartUploadResult",
         child("Location", f"/{ctx.bucket}/{ctx.key}"),

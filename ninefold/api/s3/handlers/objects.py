@@ -18,6 +18,7 @@ from ninefold.api.s3.headers import (
     http_date,
     parse_range,
     user_metadata,
+    write_condition,
 )
 from ninefold.api.s3.router import MAX_KEY_BYTES
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
@@ -99,9 +100,10 @@ async def put_object(ctx: Context) -> web.StreamResponse:
             MaxSizeAllowed=str(ctx.services.objects.settings.max_put_size_bytes),
         )
     spec = put_spec(ctx, headers)
+    condition = write_condition(headers)
     body = open_body(ctx.request.content, plan, ctx.auth)
     obj = await ctx.services.objects.put_object(
-        ctx.bucket, ctx.key, body, spec, plan.algorithms, make_check(plan, body)
+        ctx.bucket, ctx.key, body, spec, plan.algorithms, make_check(plan, body), condition
     )
     out = {"ETag": f'"{obj.etag}"'}
     for algorithm, value in obj.checksums.items():
@@ -297,7 +299,9 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
             "without changing the object's metadata, storage class, website redirect location "
             "or encryption attributes."
         )
-    obj = await ctx.services.objects.copy_object(source, ctx.bucket, ctx.key, spec)
+    obj = await ctx.services.objects.copy_object(
+        source, ctx.bucket, ctx.key, spec, write_condition(ctx.request.headers)
+    )
     result = element(
         "CopyObjectResult",
         child("LastModified", iso8601(obj.last_modified)),
