@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +24,9 @@ from ninefold.meta.models import ObjectVersion, Part, Upload, WriteCondition
 __all__ = ["MAX_PART_NUMBER", "MultipartService"]
 
 MAX_PART_NUMBER = 10_000
+
+#: where an upload keeps the tags its object will get (not an HTTP header of the object)
+TAGS_HEADER = "x-ninefold-tags"
 
 
 class MultipartService:
@@ -39,7 +43,8 @@ class MultipartService:
             created_at=time.time(),
             owner=spec.owner,
             content_type=spec.content_type,
-            headers=spec.headers,
+            # the upload keeps the object's tags with its headers until it completes
+            headers={**spec.headers, **({TAGS_HEADER: json.dumps(spec.tags)} if spec.tags else {})},
             user_meta=spec.user_meta,
             checksum_algorithm=checksum_algorithm,
             storage_class=spec.storage_class,
@@ -146,7 +151,8 @@ class MultipartService:
             etag=etag,
             last_modified=time.time(),
             content_type=upload.content_type,
-            headers=upload.headers,
+            headers={k: v for k, v in upload.headers.items() if k != TAGS_HEADER},
+            tags=json.loads(upload.headers.get(TAGS_HEADER, "{}")),
             user_meta=upload.user_meta,
             checksums=checksums,
             storage_class=upload.storage_class,

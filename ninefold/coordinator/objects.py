@@ -40,6 +40,7 @@ class PutSpec:
     user_meta: dict[str, str] = field(default_factory=dict)
     storage_class: str = "STANDARD"
     owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class ObjectService:
@@ -137,6 +138,7 @@ class ObjectService:
             checksums=checksums,
             storage_class=spec.storage_class,
             owner=spec.owner,
+            tags=spec.tags,
             chunks=chunks,
         )
         await self.commit(obj, condition)
@@ -186,6 +188,7 @@ class ObjectService:
             checksums=checksums,
             storage_class=spec.storage_class,
             owner=spec.owner,
+            tags=spec.tags,
             chunks=chunks,
         )
         await self.commit(obj, condition)

@@ -112,6 +112,8 @@ MissingContentLength = _e(
     "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
 )
 NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
+InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
+NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")
 NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")
 NoSuchUpload = _e(
     "NoSuchUpload",

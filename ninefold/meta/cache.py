@@ -313,6 +313,12 @@ class CachedMetaStore:
     async def delete_bucket(self, name: str) -> None:
         await self._write([_bucket_key(name)], lambda: self.inner.delete_bucket(name))
 
+    async def get_bucket_config(self, bucket: str, name: str) -> str | None:
+        return await self.inner.get_bucket_config(bucket, name)
+
+    async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
+        await self.inner.put_bucket_config(bucket, name, value)
+
     # objects
     async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         return await self._cached(
@@ -325,6 +331,11 @@ class CachedMetaStore:
     async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
         await self._write(
             [_object_key(obj.bucket, obj.key)], lambda: self.inner.put_object(obj, condition)
+        )
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
+        return await self._write(
+            [_object_key(bucket, key)], lambda: self.inner.put_object_tags(bucket, key, tags)
         )
 
     async def delete_object(self, bucket: str, key: str) -> bool:

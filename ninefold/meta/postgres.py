@@ -395,7 +395,32 @@ class PostgresMetaStore:
             now = time.time()
             for record in await conn.fetch("SELECT upload_id FROM uploads WHERE bucket = $1", name):
                 await _drop_upload(conn, record["upload_id"], now)
+            await conn.execute("DELETE FROM bucket_config WHERE bucket = $1", name)
             await conn.execute("DELETE FROM buckets WHERE name = $1", name)
+
+    async def get_bucket_config(self, bucket: str, name: str) -> str | None:
+        async with self._pool.acquire() as conn:
+            await _require_bucket(conn, bucket)
+            value = await conn.fetchval(
+                "SELECT value FROM bucket_config WHERE bucket = $1 AND name = $2", bucket, name
+            )
+        return None if value is None else str(value)
+
+    async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, bucket)
+            if value is None:
+                await conn.execute(
+                    "DELETE FROM bucket_config WHERE bucket = $1 AND name = $2", bucket, name
+                )
+            else:
+                await conn.execute(
+                    "INSERT INTO bucket_config (bucket, name, value) VALUES ($1, $2, $3) "
+                    "ON CONFLICT (bucket, name) DO UPDATE SET value = excluded.value",
+                    bucket,
+                    name,
+                    value,
+                )
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -422,6 +447,19 @@ class PostgresMetaStore:
             await _unlink_null_version(conn, obj.bucket, obj.key, time.time())
             object_id = await _insert_object(conn, obj)
             await _insert_chunks(conn, "object_id", object_id, obj.chunks)
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _require_bucket(conn, bucket)
+            await _key_lock(conn, bucket, key)
+            result = await conn.execute(
+                "UPDATE objects SET tags = $1 WHERE bucket = $2 AND key = $3 AND is_latest "
+                "AND NOT is_delete_marker",
+                json.dumps(tags),
+                bucket,
+                key,
+            )
+        return bool(result == "UPDATE 1")
 
     async def delete_object(self, bucket: str, key: str) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -123,6 +123,16 @@ SQLITE_MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 5: per-bucket configuration documents (tagging now; CORS, policy, ... later), one row
+    # per (bucket, name); deleted with the bucket
+    """
+    CREATE TABLE bucket_config (
+        bucket TEXT NOT NULL,
+        name   TEXT NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (bucket, name)
+    );
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -231,6 +241,14 @@ POSTGRES_MIGRATIONS: list[str] = [
         job        TEXT COLLATE "C" PRIMARY KEY,
         status     TEXT NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
+    );
+    """,
+    """
+    CREATE TABLE bucket_config (
+        bucket TEXT COLLATE "C" NOT NULL,
+        name   TEXT COLLATE "C" NOT NULL,
+        value  TEXT NOT NULL,
+        PRIMARY KEY (bucket, name)
     );
     """,
 ]

@@ -287,7 +287,34 @@ class SqliteMetaStore:
                 "SELECT upload_id FROM uploads WHERE bucket = ?", (name,)
             ).fetchall():
                 _drop_upload(conn, upload_id, now)
+            conn.execute("DELETE FROM bucket_config WHERE bucket = ?", (name,))
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+
+        await self._write(fn)
+
+    async def get_bucket_config(self, bucket: str, name: str) -> str | None:
+        def fn(conn: sqlite3.Connection) -> str | None:
+            _require_bucket(conn, bucket)
+            row = conn.execute(
+                "SELECT value FROM bucket_config WHERE bucket = ? AND name = ?", (bucket, name)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._read(fn)
+
+    async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _require_bucket(conn, bucket)
+            if value is None:
+                conn.execute(
+                    "DELETE FROM bucket_config WHERE bucket = ? AND name = ?", (bucket, name)
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO bucket_config (bucket, name, value) VALUES (?, ?, ?) "
+                    "ON CONFLICT (bucket, name) DO UPDATE SET value = excluded.value",
+                    (bucket, name, value),
+                )
 
         await self._write(fn)
 
@@ -323,6 +350,18 @@ class SqliteMetaStore:
             _insert_chunks(conn, "object_id", object_id, obj.chunks)
 
         await self._write(fn)
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            _require_bucket(conn, bucket)
+            cur = conn.execute(
+                "UPDATE objects SET tags = ? WHERE bucket = ? AND key = ? AND is_latest = 1 "
+                "AND is_delete_marker = 0",
+                (json.dumps(tags), bucket, key),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(fn)
 
     async def delete_object(self, bucket: str, key: str) -> bool:
         def fn(conn: sqlite3.Connection) -> bool:

@@ -44,6 +44,15 @@ class MetaStore(Protocol):
         """Raises NoSuchBucket, or BucketNotEmpty while any object exists in it."""
         ...
 
+    async def get_bucket_config(self, bucket: str, name: str) -> str | None:
+        """A bucket's configuration document ``name`` (e.g. "tagging"), None when unset;
+        NoSuchBucket when the bucket does not exist."""
+        ...
+
+    async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
+        """Set (or, with None, remove) a configuration document; deleted with the bucket."""
+        ...
+
     # objects
     async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
         """The latest version (None if absent or a delete marker), with its chunks."""
@@ -52,6 +61,10 @@ class MetaStore(Protocol):
     async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
         """Make ``obj`` the current version of its key; the replaced version goes to GC.
         ``condition`` is checked against the current version inside the same transaction."""
+        ...
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
+        """Replace the tags of the current version; False when there is none."""
         ...
 
     async def delete_object(self, bucket: str, key: str) -> bool: ...

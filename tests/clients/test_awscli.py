@@ -171,3 +171,45 @@ def test_sync_tree_up_and_down(
     dst = tmp_data / "dst"
     aws(any_server, "s3", "sync", url, str(dst), "--only-show-errors", timeout_s=300)
     assert_same_tree(src, dst)
+
+
+def test_s3api_tagging(any_server: ServerProc, s3: Any, bucket: str) -> None:
+    """aws s3api put/get/delete-object-tagging and put/get-bucket-tagging."""
+    import json
+
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x")
+    aws(
+        any_server,
+        "s3api",
+        "put-object-tagging",
+        "--bucket",
+        bucket,
+        "--key",
+        "t",
+        "--tagging",
+        '{"TagSet": [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "core"}]}',
+    )
+    got = json.loads(
+        aws(any_server, "s3api", "get-object-tagging", "--bucket", bucket, "--key", "t")
+    )
+    assert {t["Key"]: t["Value"] for t in got["TagSet"]} == {"env": "prod", "team": "core"}
+    aws(any_server, "s3api", "delete-object-tagging", "--bucket", bucket, "--key", "t")
+    got = json.loads(
+        aws(any_server, "s3api", "get-object-tagging", "--bucket", bucket, "--key", "t")
+    )
+    assert got["TagSet"] == []
+    aws(
+        any_server,
+        "s3api",
+        "put-bucket-tagging",
+        "--bucket",
+        bucket,
+        "--tagging",
+        '{"TagSet": [{"Key": "cost-center", "Value": "42"}]}',
+    )
+    got = json.loads(aws(any_server, "s3api", "get-bucket-tagging", "--bucket", bucket))
+    assert got["TagSet"] == [{"Key": "cost-center", "Value": "42"}]
+    cmd = [_venv_tool("aws"), "--endpoint-url", any_server.endpoint, "s3api"]
+    cmd += ["get-object-tagging", "--bucket", bucket, "--key", "absent"]
+    failed = run_tool(cmd, env=tool_env(any_server), timeout_s=120, check=False)
+    assert failed.returncode != 0 and "NoSuchKey" in failed.stderr

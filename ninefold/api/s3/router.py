@@ -46,7 +46,6 @@ _UNSUPPORTED = frozenset(
         "retention",
         "legal-hold",
         "select",
-        "tagging",
         "torrent",
         "website",
         "attributes",
@@ -155,6 +154,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("GetBucketLocation")
         if "versioning" in query:
             return make("GetBucketVersioning")
+        if "tagging" in query:
+            return make("GetBucketTagging")
         if "uploads" in query:
             return make("ListMultipartUploads")
         if query.get("list-type") == "2":
@@ -165,11 +166,13 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
     if method == "PUT":
         if "versioning" in query:
             return make("PutBucketVersioning")
+        if "tagging" in query:
+            return make("PutBucketTagging")
         return make("CreateBucket")
     if method == "HEAD":
         return make("HeadBucket")
     if method == "DELETE":
-        return make("DeleteBucket")
+        return make("DeleteBucketTagging" if "tagging" in query else "DeleteBucket")
     if method == "POST" and "delete" in query:
         return make("DeleteObjects")
     raise errors.MethodNotAllowed()
@@ -177,6 +180,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
 
 def _object_op(method: str, query: dict[str, str], copy: bool, make: _Make) -> S3Request:
     upload = "uploadId" in query
+    if "tagging" in query and method in ("GET", "PUT", "DELETE"):
+        return make({"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging")
     if method == "PUT":
         if upload or "partNumber" in query:
             return make("UploadPartCopy" if copy else "UploadPart")

@@ -660,3 +660,33 @@ def test_conditional_put_exactly_one_creator_wins(tmp_path: Path, backend: OpenS
         await store.close()
 
     run(go())
+
+
+def test_bucket_config_and_object_tags(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.get_bucket_config("b", "tagging") is None
+        await store.put_bucket_config("b", "tagging", '{"a": "1"}')
+        await store.put_bucket_config("b", "tagging", '{"a": "2"}')
+        assert await store.get_bucket_config("b", "tagging") == '{"a": "2"}'
+        await store.put_bucket_config("b", "tagging", None)
+        assert await store.get_bucket_config("b", "tagging") is None
+        with pytest.raises(errors.NoSuchBucket):
+            await store.get_bucket_config("missing", "tagging")
+        with pytest.raises(errors.NoSuchBucket):
+            await store.put_bucket_config("missing", "tagging", "{}")
+        # object tags replace the current version's, nothing else
+        await store.put_object(obj("k", chunk(1)))
+        assert await store.put_object_tags("b", "k", {"t": "1"}) is True
+        got = await store.get_object("b", "k")
+        assert got is not None and got.tags == {"t": "1"} and got.chunks == (chunk(1),)
+        assert await store.put_object_tags("b", "absent", {"t": "1"}) is False
+        # a bucket's configuration goes with it
+        await store.put_bucket_config("b", "tagging", "{}")
+        assert await store.delete_object("b", "k")
+        await store.delete_bucket("b")
+        await store.create_bucket(Bucket("b", time.time(), "root"))
+        assert await store.get_bucket_config("b", "tagging") is None
+        await store.close()
+
+    run(go())

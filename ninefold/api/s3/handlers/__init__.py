@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ninefold.api.s3.context import Context
-from ninefold.api.s3.handlers import buckets, listing, multipart, objects
+from ninefold.api.s3.handlers import buckets, listing, multipart, objects, tagging
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -18,4 +18,5 @@ HANDLERS: dict[str, Handler] = {
     **listing.HANDLERS,
     **objects.HANDLERS,
     **multipart.HANDLERS,
+    **tagging.HANDLERS,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from ninefold.api.s3.headers import (
     write_condition,
 )
 from ninefold.api.s3.router import MAX_KEY_BYTES
+from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.coordinator.objects import PutSpec
 from ninefold.core import errors
@@ -54,12 +56,14 @@ def put_spec(ctx: Context, headers: Mapping[str, str]) -> PutSpec:
     storage_class = headers.get("x-amz-storage-class", "STANDARD")
     if storage_class not in ("STANDARD", "REDUCED_REDUNDANCY", "STANDARD_IA"):
         raise errors.InvalidStorageClass(StorageClassRequested=storage_class)
+    tagging = headers.get("x-amz-tagging")
     return PutSpec(
         content_type=headers.get("content-type") or "binary/octet-stream",
         headers=stored,
         user_meta=user_metadata(headers),
         storage_class=storage_class,
         owner=ctx.user,
+        tags=parse_tagging_header(tagging) if tagging is not None else {},
     )
 
 
@@ -75,6 +79,8 @@ def object_headers(obj: ObjectVersion, *, checksums: bool) -> CIMultiDict[str]:
         headers[f"x-amz-meta-{name}"] = value
     if obj.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = obj.storage_class
+    if obj.tags:
+        headers["x-amz-tagging-count"] = str(len(obj.tags))
     if checksums:
         for algorithm, value in obj.checksums.items():
             if algorithm == "type":
@@ -279,6 +285,11 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
         raise errors.InvalidArgument(
             "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive"
         )
+    tagging_directive = headers.get("x-amz-tagging-directive", "COPY").upper()
+    if tagging_directive not in ("COPY", "REPLACE"):
+        raise errors.InvalidArgument(
+            "Unknown tagging directive.", ArgumentName="x-amz-tagging-directive"
+        )
     if directive == "REPLACE":
         spec = put_spec(ctx, headers)
     else:
@@ -289,6 +300,13 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
             storage_class=headers.get("x-amz-storage-class", source.storage_class),
             owner=ctx.user,
         )
+    tagging = headers.get("x-amz-tagging")
+    spec = replace(
+        spec,
+        tags=source.tags
+        if tagging_directive == "COPY"
+        else (parse_tagging_header(tagging) if tagging is not None else {}),
+    )
     if (
         (src_bucket, src_key) == (ctx.bucket, ctx.key)
         and directive == "COPY"
