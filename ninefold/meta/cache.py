@@ -43,6 +43,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    DeleteOutcome,
     GcItem,
     ListPage,
     NodeRecord,
@@ -50,6 +51,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    VersionPage,
     WriteCondition,
 )
 from ninefold.meta.store import MetaStore
@@ -328,8 +330,10 @@ class CachedMetaStore:
             _decode_object,
         )
 
-    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
-        await self._write(
+    async def put_object(
+        self, obj: ObjectVersion, condition: WriteCondition | None = None
+    ) -> str | None:
+        return await self._write(
             [_object_key(obj.bucket, obj.key)], lambda: self.inner.put_object(obj, condition)
         )
 
@@ -341,6 +345,43 @@ class CachedMetaStore:
     async def delete_object(self, bucket: str, key: str) -> bool:
         return await self._write(
             [_object_key(bucket, key)], lambda: self.inner.delete_object(bucket, key)
+        )
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+    ) -> DeleteOutcome:
+        return await self._write(
+            [_object_key(bucket, key)],
+            lambda: self.inner.delete_version(bucket, key, version_id, owner=owner),
+        )
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectVersion | None:
+        return await self.inner.get_object_version(bucket, key, version_id)
+
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None:
+        await self._write(
+            [_bucket_key(bucket)], lambda: self.inner.set_bucket_versioning(bucket, status)
+        )
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionPage:
+        return await self.inner.list_object_versions(
+            bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_id_marker,
+            max_keys=max_keys,
         )
 
     async def list_objects(
@@ -380,8 +421,8 @@ class CachedMetaStore:
         obj: ObjectVersion,
         parts: list[int],
         condition: WriteCondition | None = None,
-    ) -> None:
-        await self._write(
+    ) -> str | None:
+        return await self._write(
             [_object_key(upload.bucket, upload.key)],
             lambda: self.inner.complete_upload(upload, obj, parts, condition),
         )

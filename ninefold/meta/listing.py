@@ -14,9 +14,16 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from ninefold.meta.models import ListEntry, ListPage
+from ninefold.meta.models import ListEntry, ListPage, VersionEntry, VersionPage
 
-__all__ = ["ListCursor", "RangeQuery", "list_page", "prefix_successor"]
+__all__ = [
+    "ListCursor",
+    "RangeQuery",
+    "VersionCursor",
+    "VersionQuery",
+    "list_page",
+    "prefix_successor",
+]
 
 
 def prefix_successor(prefix: str) -> str | None:
@@ -133,3 +140,95 @@ def list_page(
     while (query := cursor.next_query()) is not None:
         cursor.feed(fetch(query))
     return cursor.page()
+
+
+#: an id above every row id: "every version of this key"
+ALL_VERSIONS = 2**62
+
+
+class VersionQuery(NamedTuple):
+    """Version rows with ``key > lower`` or ``key == lower and id < below_id``, ordered by key
+    and then newest first (id descending), at most ``limit``, keys below ``upper``."""
+
+    lower: str
+    below_id: int
+    upper: str | None
+    limit: int
+
+
+class VersionCursor:
+    """One ListObjectVersions page: at most ``max_keys`` versions, delete markers and common
+    prefixes, after (``key_marker``, the version with row id ``marker_id``).
+
+    Rows fed back are ``(key, id, version_id, is_latest, is_delete_marker, size, etag,
+    last_modified, storage_class, owner)``.
+    """
+
+    def __init__(
+        self, *, prefix: str, delimiter: str, key_marker: str, marker_id: int | None, max_keys: int
+    ) -> None:
+        self.prefix = prefix
+        self.delimiter = delimiter
+        self.max_keys = max_keys
+        self.versions: list[VersionEntry] = []
+        self.prefixes: list[str] = []
+        self.truncated = False
+        self.next_key: str | None = None
+        self.next_version: str | None = None
+        self._done = False
+        self._upper = prefix_successor(prefix)
+        self._batch = min(max(max_keys + 1, 2), 1001)
+        # key-marker alone: after every version of that key; with a version marker: the
+        # versions of that key older than the marker, then the keys after it
+        self._lower, self._below = key_marker, (marker_id if marker_id is not None else -1)
+        if prefix > key_marker:
+            self._lower, self._below = prefix, ALL_VERSIONS
+        if delimiter and key_marker.startswith(prefix):
+            cut = key_marker.find(delimiter, len(prefix))
+            if cut >= 0:
+                self._seek_past(key_marker[: cut + len(delimiter)])
+
+    def _seek_past(self, common: str) -> None:
+        successor = prefix_successor(common)
+        if successor is None:
+            self._done = True
+        else:
+            self._lower, self._below = successor, ALL_VERSIONS
+
+    def next_query(self) -> VersionQuery | None:
+        if self._done:
+            return None
+        return VersionQuery(self._lower, self._below, self._upper, self._batch)
+
+    def feed(self, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            self._done = True
+            return
+        for key, row_id, version_id, latest, marker, size, etag, lm, sclass, owner in rows:
+            if not key.startswith(self.prefix):
+                self._done = True
+                return
+            if len(self.versions) + len(self.prefixes) >= self.max_keys:
+                self.truncated, self._done = True, True
+                return
+            cut = key.find(self.delimiter, len(self.prefix)) if self.delimiter else -1
+            if cut >= 0:
+                common = key[: cut + len(self.delimiter)]
+                self.prefixes.append(common)
+                self.next_key, self.next_version = common, None
+                self._seek_past(common)
+                return
+            self.versions.append(
+                VersionEntry(
+                    key, version_id, bool(latest), bool(marker), size, etag, lm, sclass, owner
+                )
+            )
+            self.next_key, self.next_version = key, version_id
+            self._lower, self._below = key, row_id
+        if len(rows) < self._batch:
+            self._done = True
+
+    def page(self) -> VersionPage:
+        if not self.truncated:
+            return VersionPage(self.versions, self.prefixes, False, None, None)
+        return VersionPage(self.versions, self.prefixes, True, self.next_key, self.next_version)

@@ -6,6 +6,7 @@ without quotes (hex md5, or ``<hex>-N`` for multipart objects).
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from ninefold.core import errors
@@ -119,6 +120,67 @@ class ListPage:
     is_truncated: bool
     #: the last key or common prefix returned; the marker to continue after
     next_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionEntry:
+    """One version (or delete marker) in a ListObjectVersions page."""
+
+    key: str
+    version_id: str
+    is_latest: bool
+    is_delete_marker: bool
+    size: int
+    etag: str
+    last_modified: float
+    storage_class: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class VersionPage:
+    versions: list[VersionEntry]
+    common_prefixes: list[str]
+    is_truncated: bool
+    #: where the next page starts (S3's NextKeyMarker / NextVersionIdMarker)
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    """What a DeleteObject did: the version it removed or the delete marker it created
+    (``version_id`` None in a bucket that never had versioning); ``existed``: something was
+    there to delete (a marker is always created in a versioned bucket)."""
+
+    version_id: str | None
+    delete_marker: bool
+    existed: bool
+
+
+def new_version_id() -> str:
+    """A fresh version id: 32 random hex digits (opaque to clients, unique per key)."""
+    return secrets.token_hex(16)
+
+
+def is_valid_version_id(version_id: str) -> bool:
+    return version_id == NULL_VERSION or (
+        len(version_id) == 32 and all(c in "0123456789abcdef" for c in version_id)
+    )
+
+
+def delete_marker(bucket: str, key: str, version_id: str, now: float, owner: str) -> ObjectVersion:
+    return ObjectVersion(
+        bucket=bucket,
+        key=key,
+        size=0,
+        etag="",
+        last_modified=now,
+        version_id=version_id,
+        is_delete_marker=True,
+        content_type="",
+        owner=owner,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,19 +16,21 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
 
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.listing import ListCursor
+from ninefold.meta.listing import ListCursor, VersionCursor
 from ninefold.meta.models import (
     NODE_HEALTH,
     NULL_VERSION,
     REPAIR_MISSING_AT_WRITE,
     Bucket,
     ClusterMap,
+    DeleteOutcome,
     GcItem,
     ListPage,
     NodeRecord,
@@ -36,7 +38,10 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    VersionPage,
     WriteCondition,
+    delete_marker,
+    new_version_id,
 )
 from ninefold.meta.rows import (
     BUCKET_COLS,
@@ -260,6 +265,35 @@ async def _unlink_null_version(conn: Conn, bucket: str, key: str, now: float) ->
     return True
 
 
+async def _versioning(conn: Conn, bucket: str) -> str:
+    """The bucket's versioning state, its row locked FOR SHARE (NoSuchBucket if absent)."""
+    state = await conn.fetchval("SELECT versioning FROM buckets WHERE name = $1 FOR SHARE", bucket)
+    if state is None:
+        raise errors.NoSuchBucket(BucketName=bucket)
+    return str(state)
+
+
+async def _make_room(conn: Conn, bucket: str, key: str, versioning: str, now: float) -> str:
+    """Prepare ``key`` for a new current version (see the SQLite twin); its version id."""
+    if versioning != "Enabled":
+        await _unlink_null_version(conn, bucket, key, now)
+    await conn.execute(
+        "UPDATE objects SET is_latest = FALSE WHERE bucket = $1 AND key = $2 AND is_latest",
+        bucket,
+        key,
+    )
+    return new_version_id() if versioning == "Enabled" else NULL_VERSION
+
+
+async def _promote_newest(conn: Conn, bucket: str, key: str) -> None:
+    await conn.execute(
+        "UPDATE objects SET is_latest = TRUE WHERE id = (SELECT max(id) FROM objects "
+        "WHERE bucket = $1 AND key = $2)",
+        bucket,
+        key,
+    )
+
+
 async def _drop_upload(conn: Conn, upload_id: str, now: float) -> None:
     for record in await conn.fetch("SELECT id FROM parts WHERE upload_id = $1", upload_id):
         await _queue_chunks_of(conn, "part_id", record["id"], now)
@@ -438,15 +472,18 @@ class PostgresMetaStore:
             )
             return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
 
-    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
+    async def put_object(
+        self, obj: ObjectVersion, condition: WriteCondition | None = None
+    ) -> str | None:
         async with self._write() as conn:
-            await _require_bucket(conn, obj.bucket)
+            versioning = await _versioning(conn, obj.bucket)
             await _key_lock(conn, obj.bucket, obj.key)
             if condition is not None:
                 condition.check(await _current_etag(conn, obj.bucket, obj.key))
-            await _unlink_null_version(conn, obj.bucket, obj.key, time.time())
-            object_id = await _insert_object(conn, obj)
+            version_id = await _make_room(conn, obj.bucket, obj.key, versioning, time.time())
+            object_id = await _insert_object(conn, replace(obj, version_id=version_id))
             await _insert_chunks(conn, "object_id", object_id, obj.chunks)
+        return version_id if versioning else None
 
     async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -462,10 +499,114 @@ class PostgresMetaStore:
         return bool(result == "UPDATE 1")
 
     async def delete_object(self, bucket: str, key: str) -> bool:
+        return (await self.delete_version(bucket, key, None)).existed
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+    ) -> DeleteOutcome:
         async with self._pool.acquire() as conn, conn.transaction():
-            await _require_bucket(conn, bucket)
+            versioning = await _versioning(conn, bucket)
             await _key_lock(conn, bucket, key)
-            return await _unlink_null_version(conn, bucket, key, time.time())
+            now = time.time()
+            if version_id is None:
+                if not versioning:
+                    existed = await _unlink_null_version(conn, bucket, key, now)
+                    return DeleteOutcome(None, False, existed)
+                marker_id = await _make_room(conn, bucket, key, versioning, now)
+                await _insert_object(conn, delete_marker(bucket, key, marker_id, now, owner))
+                return DeleteOutcome(marker_id, True, True)
+            row = await conn.fetchrow(
+                "SELECT id, is_latest, is_delete_marker FROM objects "
+                "WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                bucket,
+                key,
+                version_id,
+            )
+            if row is None:
+                return DeleteOutcome(version_id, False, False)
+            await _queue_chunks_of(conn, "object_id", row["id"], now)
+            await conn.execute("DELETE FROM objects WHERE id = $1", row["id"])
+            if row["is_latest"]:
+                await _promote_newest(conn, bucket, key)
+            return DeleteOutcome(version_id, bool(row["is_delete_marker"]), True)
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectVersion | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            if version_id is None:
+                row = await conn.fetchrow(
+                    f"SELECT {OBJ_COLS} FROM objects WHERE bucket = $1 AND key = $2 AND is_latest",
+                    bucket,
+                    key,
+                )
+            else:
+                row = await conn.fetchrow(
+                    f"SELECT {OBJ_COLS} FROM objects WHERE bucket = $1 AND key = $2 "
+                    "AND version_id = $3",
+                    bucket,
+                    key,
+                    version_id,
+                )
+            if row is None:
+                return None
+            chunks = await conn.fetch(
+                f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
+            )
+        return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
+
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            result = await conn.execute(
+                "UPDATE buckets SET versioning = $1 WHERE name = $2", status, bucket
+            )
+            if result != "UPDATE 1":
+                raise errors.NoSuchBucket(BucketName=bucket)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionPage:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            await _require_bucket(conn, bucket)
+            marker_id = None
+            if version_id_marker:
+                marker_id = await conn.fetchval(
+                    "SELECT id FROM objects WHERE bucket = $1 AND key = $2 AND version_id = $3",
+                    bucket,
+                    key_marker,
+                    version_id_marker,
+                )
+                if marker_id is None:
+                    raise errors.InvalidArgument(
+                        "Invalid version id specified", ArgumentName="version-id-marker"
+                    )
+            cursor = VersionCursor(
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                marker_id=marker_id,
+                max_keys=max_keys,
+            )
+            while (query := cursor.next_query()) is not None:
+                sql = (
+                    "SELECT key, id, version_id, is_latest, is_delete_marker, size, etag, "
+                    "last_modified, storage_class, owner FROM objects WHERE bucket = $1 "
+                    "AND (key > $2 OR (key = $2 AND id < $3))"
+                )
+                args: list[Any] = [bucket, query.lower, query.below_id]
+                if query.upper is not None:
+                    sql += " AND key < $4"
+                    args.append(query.upper)
+                sql += f" ORDER BY key, id DESC LIMIT {int(query.limit)}"
+                cursor.feed([tuple(r) for r in await conn.fetch(sql, *args)])
+        return cursor.page()
 
     async def list_objects(
         self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
@@ -593,7 +734,7 @@ class PostgresMetaStore:
         obj: ObjectVersion,
         parts: list[int],
         condition: WriteCondition | None = None,
-    ) -> None:
+    ) -> str | None:
         async with self._write() as conn:
             if (
                 await conn.fetchval(
@@ -602,13 +743,13 @@ class PostgresMetaStore:
                 is None
             ):
                 raise errors.NoSuchUpload(UploadId=upload.upload_id)
-            await _require_bucket(conn, obj.bucket)
+            versioning = await _versioning(conn, obj.bucket)
             await _key_lock(conn, obj.bucket, obj.key)
             if condition is not None:
                 condition.check(await _current_etag(conn, obj.bucket, obj.key))
             now = time.time()
-            await _unlink_null_version(conn, obj.bucket, obj.key, now)
-            object_id = await _insert_object(conn, obj)
+            version_id = await _make_room(conn, obj.bucket, obj.key, versioning, now)
+            object_id = await _insert_object(conn, replace(obj, version_id=version_id))
             seq = 0
             incomplete = []
             for number in parts:
@@ -633,6 +774,7 @@ class PostgresMetaStore:
             # queued by put_part already, unless repaired meanwhile; this catches the rest
             await _enqueue_repair(conn, incomplete, REPAIR_MISSING_AT_WRITE)
             await _drop_upload(conn, upload.upload_id, now)
+        return version_id if versioning else None
 
     async def abort_upload(self, upload_id: str) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -16,18 +16,20 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.listing import RangeQuery, list_page
+from ninefold.meta.listing import RangeQuery, VersionCursor, list_page
 from ninefold.meta.models import (
     NODE_HEALTH,
     NULL_VERSION,
     REPAIR_MISSING_AT_WRITE,
     Bucket,
     ClusterMap,
+    DeleteOutcome,
     GcItem,
     ListPage,
     NodeRecord,
@@ -35,7 +37,10 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    VersionPage,
     WriteCondition,
+    delete_marker,
+    new_version_id,
 )
 from ninefold.meta.rows import (
     CHUNK_COLS,
@@ -152,6 +157,36 @@ def _unlink_null_version(conn: sqlite3.Connection, bucket: str, key: str, now: f
     _queue_chunks_of(conn, "object_id = ?", row[0], now)
     conn.execute("DELETE FROM objects WHERE id = ?", (row[0],))
     return True
+
+
+def _versioning(conn: sqlite3.Connection, bucket: str) -> str:
+    """The bucket's versioning state ("", "Enabled", "Suspended"); NoSuchBucket if absent."""
+    row = conn.execute("SELECT versioning FROM buckets WHERE name = ?", (bucket,)).fetchone()
+    if row is None:
+        raise errors.NoSuchBucket(BucketName=bucket)
+    return str(row[0])
+
+
+def _make_room(conn: sqlite3.Connection, bucket: str, key: str, versioning: str, now: float) -> str:
+    """Prepare ``key`` for a new current version; returns the version id it gets. Versioning
+    on: the current version stays as a noncurrent one. Otherwise the new version is "null" and
+    replaces the null version (its chunks to GC)."""
+    if versioning != "Enabled":
+        _unlink_null_version(conn, bucket, key, now)
+    conn.execute(
+        "UPDATE objects SET is_latest = 0 WHERE bucket = ? AND key = ? AND is_latest = 1",
+        (bucket, key),
+    )
+    return new_version_id() if versioning == "Enabled" else NULL_VERSION
+
+
+def _promote_newest(conn: sqlite3.Connection, bucket: str, key: str) -> None:
+    """After the current version was removed, the newest remaining one becomes current."""
+    conn.execute(
+        "UPDATE objects SET is_latest = 1 WHERE id = (SELECT max(id) FROM objects "
+        "WHERE bucket = ? AND key = ?)",
+        (bucket, key),
+    )
 
 
 class SqliteMetaStore:
@@ -340,16 +375,19 @@ class SqliteMetaStore:
 
         return await self._read(fn)
 
-    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
-        def fn(conn: sqlite3.Connection) -> None:
-            _require_bucket(conn, obj.bucket)
+    async def put_object(
+        self, obj: ObjectVersion, condition: WriteCondition | None = None
+    ) -> str | None:
+        def fn(conn: sqlite3.Connection) -> str | None:
+            versioning = _versioning(conn, obj.bucket)
             if condition is not None:
                 condition.check(_current_etag(conn, obj.bucket, obj.key))
-            _unlink_null_version(conn, obj.bucket, obj.key, _now())
-            object_id = _insert_object(conn, obj)
+            version_id = _make_room(conn, obj.bucket, obj.key, versioning, _now())
+            object_id = _insert_object(conn, replace(obj, version_id=version_id))
             _insert_chunks(conn, "object_id", object_id, obj.chunks)
+            return version_id if versioning else None
 
-        await self._write(fn)
+        return await self._write(fn)
 
     async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
         def fn(conn: sqlite3.Connection) -> bool:
@@ -364,11 +402,111 @@ class SqliteMetaStore:
         return await self._write(fn)
 
     async def delete_object(self, bucket: str, key: str) -> bool:
-        def fn(conn: sqlite3.Connection) -> bool:
-            _require_bucket(conn, bucket)
-            return _unlink_null_version(conn, bucket, key, _now())
+        return (await self.delete_version(bucket, key, None)).existed
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+    ) -> DeleteOutcome:
+        def fn(conn: sqlite3.Connection) -> DeleteOutcome:
+            versioning = _versioning(conn, bucket)
+            now = _now()
+            if version_id is None:
+                if not versioning:
+                    return DeleteOutcome(None, False, _unlink_null_version(conn, bucket, key, now))
+                marker_id = _make_room(conn, bucket, key, versioning, now)
+                _insert_object(conn, delete_marker(bucket, key, marker_id, now, owner))
+                return DeleteOutcome(marker_id, True, True)
+            row = conn.execute(
+                "SELECT id, is_latest, is_delete_marker FROM objects "
+                "WHERE bucket = ? AND key = ? AND version_id = ?",
+                (bucket, key, version_id),
+            ).fetchone()
+            if row is None:
+                return DeleteOutcome(version_id, False, False)
+            _queue_chunks_of(conn, "object_id = ?", row[0], now)
+            conn.execute("DELETE FROM objects WHERE id = ?", (row[0],))
+            if row[1]:
+                _promote_newest(conn, bucket, key)
+            return DeleteOutcome(version_id, bool(row[2]), True)
 
         return await self._write(fn)
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectVersion | None:
+        def fn(conn: sqlite3.Connection) -> ObjectVersion | None:
+            args: tuple[str, ...] = (bucket, key)
+            where = "is_latest = 1"
+            if version_id is not None:
+                where, args = "version_id = ?", (bucket, key, version_id)
+            row = conn.execute(
+                f"SELECT {OBJ_COLS} FROM objects WHERE bucket = ? AND key = ? AND {where}", args
+            ).fetchone()
+            if row is None:
+                return None
+            chunks = tuple(
+                chunk_from_row(r)
+                for r in conn.execute(
+                    f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = ? ORDER BY seq", (row[0],)
+                )
+            )
+            return object_from_row(row, chunks)
+
+        return await self._read(fn)
+
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _versioning(conn, bucket)
+            conn.execute("UPDATE buckets SET versioning = ? WHERE name = ?", (status, bucket))
+
+        await self._write(fn)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionPage:
+        def fn(conn: sqlite3.Connection) -> VersionPage:
+            _versioning(conn, bucket)
+            marker_id = None
+            if version_id_marker:
+                row = conn.execute(
+                    "SELECT id FROM objects WHERE bucket = ? AND key = ? AND version_id = ?",
+                    (bucket, key_marker, version_id_marker),
+                ).fetchone()
+                if row is None:
+                    raise errors.InvalidArgument(
+                        "Invalid version id specified", ArgumentName="version-id-marker"
+                    )
+                marker_id = int(row[0])
+            cursor = VersionCursor(
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                marker_id=marker_id,
+                max_keys=max_keys,
+            )
+            while (query := cursor.next_query()) is not None:
+                sql = (
+                    "SELECT key, id, version_id, is_latest, is_delete_marker, size, etag, "
+                    "last_modified, storage_class, owner FROM objects WHERE bucket = ? "
+                    "AND (key > ? OR (key = ? AND id < ?))"
+                )
+                args: list[Any] = [bucket, query.lower, query.lower, query.below_id]
+                if query.upper is not None:
+                    sql += " AND key < ?"
+                    args.append(query.upper)
+                sql += " ORDER BY key, id DESC LIMIT ?"
+                args.append(query.limit)
+                cursor.feed(conn.execute(sql, args).fetchall())
+            return cursor.page()
+
+        return await self._read(fn)
 
     async def list_objects(
         self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
@@ -510,8 +648,8 @@ class SqliteMetaStore:
         obj: ObjectVersion,
         parts: list[int],
         condition: WriteCondition | None = None,
-    ) -> None:
-        def fn(conn: sqlite3.Connection) -> None:
+    ) -> str | None:
+        def fn(conn: sqlite3.Connection) -> str | None:
             if (
                 conn.execute(
                     "SELECT 1 FROM uploads WHERE upload_id = ?", (upload.upload_id,)
@@ -519,12 +657,12 @@ class SqliteMetaStore:
                 is None
             ):
                 raise errors.NoSuchUpload(UploadId=upload.upload_id)
-            _require_bucket(conn, obj.bucket)
+            versioning = _versioning(conn, obj.bucket)
             if condition is not None:
                 condition.check(_current_etag(conn, obj.bucket, obj.key))
             now = _now()
-            _unlink_null_version(conn, obj.bucket, obj.key, now)
-            object_id = _insert_object(conn, obj)
+            version_id = _make_room(conn, obj.bucket, obj.key, versioning, now)
+            object_id = _insert_object(conn, replace(obj, version_id=version_id))
             seq = 0
             incomplete = []
             for number in parts:
@@ -546,8 +684,9 @@ class SqliteMetaStore:
             # queued by put_part already, unless repaired meanwhile; this catches the rest
             _enqueue_repair(conn, incomplete, REPAIR_MISSING_AT_WRITE, now)
             _drop_upload(conn, upload.upload_id, now)
+            return version_id if versioning else None
 
-        await self._write(fn)
+        return await self._write(fn)
 
     async def abort_upload(self, upload_id: str) -> bool:
         def fn(conn: sqlite3.Connection) -> bool:

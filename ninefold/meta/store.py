@@ -15,6 +15,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    DeleteOutcome,
     GcItem,
     ListPage,
     NodeRecord,
@@ -22,6 +23,7 @@ from ninefold.meta.models import (
     Part,
     RepairItem,
     Upload,
+    VersionPage,
     WriteCondition,
 )
 
@@ -58,9 +60,14 @@ class MetaStore(Protocol):
         """The latest version (None if absent or a delete marker), with its chunks."""
         ...
 
-    async def put_object(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
-        """Make ``obj`` the current version of its key; the replaced version goes to GC.
-        ``condition`` is checked against the current version inside the same transaction."""
+    async def put_object(
+        self, obj: ObjectVersion, condition: WriteCondition | None = None
+    ) -> str | None:
+        """Make ``obj`` the current version of its key. In a versioned bucket the previous one
+        stays as a noncurrent version; otherwise (and for the ``null`` version of a suspended
+        bucket) the replaced version goes to GC. ``condition`` is checked against the current
+        version inside the same transaction. Returns the new version's id, None in a bucket
+        that never had versioning."""
         ...
 
     async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> bool:
@@ -68,6 +75,37 @@ class MetaStore(Protocol):
         ...
 
     async def delete_object(self, bucket: str, key: str) -> bool: ...
+
+    async def delete_version(
+        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+    ) -> DeleteOutcome:
+        """DeleteObject: without ``version_id`` the current version is removed (unversioned
+        bucket) or hidden behind a new delete marker (versioned: ``Enabled`` gets a new id,
+        ``Suspended`` the ``null`` one, replacing the null version). With ``version_id`` that
+        version is removed for good (its chunks to GC) and, if it was current, the newest
+        remaining version becomes current."""
+        ...
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectVersion | None:
+        """That version (the current one for None), delete markers included."""
+        ...
+
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None: ...
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionPage:
+        """Versions and delete markers, by key and then newest first (ListObjectVersions)."""
+        ...
 
     async def list_objects(
         self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
@@ -94,7 +132,7 @@ class MetaStore(Protocol):
         obj: ObjectVersion,
         parts: list[int],
         condition: WriteCondition | None = None,
-    ) -> None:
+    ) -> str | None:
         """Atomically turn the listed parts into ``obj``; unlisted parts go to GC.
 
         ``obj.chunks`` is ignored: the chunks of the listed parts become the object's, in order.

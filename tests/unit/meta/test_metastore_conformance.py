@@ -690,3 +690,146 @@ def test_bucket_config_and_object_tags(tmp_path: Path, backend: OpenStore) -> No
         await store.close()
 
     run(go())
+
+
+def test_versioning_enabled_keeps_every_version(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.put_object(obj("k", chunk(1))) is None  # never versioned
+        await store.set_bucket_versioning("b", "Enabled")
+        bucket = await store.get_bucket("b")
+        assert bucket is not None and bucket.versioning == "Enabled"
+        v2 = await store.put_object(obj("k", chunk(2)))
+        v3 = await store.put_object(obj("k", chunk(3)))
+        assert v2 and v3 and len({v2, v3, "null"}) == 3
+        got = await store.get_object("b", "k")
+        assert got is not None and got.version_id == v3 and got.chunks == (chunk(3),)
+        old = await store.get_object_version("b", "k", v2)
+        assert old is not None and not old.is_latest and old.chunks == (chunk(2),)
+        assert (await store.get_object_version("b", "k", "null")) is not None
+        assert await store.gc_pending(time.time() + 1, 10) == []  # nothing replaced for good
+        # a delete hides the key behind a marker
+        out = await store.delete_version("b", "k", None, owner="root")
+        assert out.delete_marker and out.version_id not in (None, v2, v3)
+        assert await store.get_object("b", "k") is None
+        marker = await store.get_object_version("b", "k", None)
+        assert (
+            marker is not None and marker.is_delete_marker and marker.version_id == out.version_id
+        )
+        page = await store.list_objects("b", prefix="", delimiter="", after="", max_keys=10)
+        assert page.entries == []
+        versions = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="", version_id_marker="", max_keys=10
+        )
+        assert [(v.version_id, v.is_latest, v.is_delete_marker) for v in versions.versions] == [
+            (out.version_id, True, True),
+            (v3, False, False),
+            (v2, False, False),
+            ("null", False, False),
+        ]
+        # removing the marker brings v3 back; removing v3 for good makes v2 current
+        removed = await store.delete_version("b", "k", out.version_id)
+        assert removed.delete_marker and removed.existed
+        got = await store.get_object("b", "k")
+        assert got is not None and got.version_id == v3
+        assert (await store.delete_version("b", "k", v3)).existed
+        got = await store.get_object("b", "k")
+        assert got is not None and got.version_id == v2
+        assert [i.chunk for i in await store.gc_pending(time.time() + 1, 10)] == [chunk(3)]
+        # an unknown version: nothing happens
+        assert not (await store.delete_version("b", "k", "0" * 32)).existed
+        # the bucket is not empty while any version is left
+        with pytest.raises(errors.BucketNotEmpty):
+            await store.delete_bucket("b")
+        await store.close()
+
+    run(go())
+
+
+def test_versioning_suspended_replaces_the_null_version(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.set_bucket_versioning("b", "Enabled")
+        v1 = await store.put_object(obj("k", chunk(1)))
+        await store.set_bucket_versioning("b", "Suspended")
+        assert await store.put_object(obj("k", chunk(2))) == "null"
+        assert await store.put_object(obj("k", chunk(3))) == "null"
+        got = await store.get_object("b", "k")
+        assert got is not None and got.version_id == "null" and got.chunks == (chunk(3),)
+        assert [i.chunk for i in await store.gc_pending(time.time() + 1, 10)] == [chunk(2)]
+        assert (await store.get_object_version("b", "k", v1)) is not None
+        out = await store.delete_version("b", "k", None)
+        assert out.version_id == "null" and out.delete_marker  # the null version made way
+        assert await store.get_object("b", "k") is None
+        gone = {i.chunk.chunk_id for i in await store.gc_pending(time.time() + 1, 10)}
+        assert chunk(3).chunk_id in gone
+        versions = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="", version_id_marker="", max_keys=10
+        )
+        assert [(v.version_id, v.is_delete_marker) for v in versions.versions] == [
+            ("null", True),
+            (v1, False),
+        ]
+        await store.close()
+
+    run(go())
+
+
+def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.set_bucket_versioning("b", "Enabled")
+        n = 0
+        expected = []
+        for key in ["a", "d/1", "d/2", "e", "f/x/1"]:
+            ids = []
+            for _ in range(3):
+                n += 1
+                ids.append(await store.put_object(obj(key, chunk(n))))
+            expected += [(key, v) for v in reversed(ids)]
+        full = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="", version_id_marker="", max_keys=1000
+        )
+        assert [(v.key, v.version_id) for v in full.versions] == expected
+        assert not full.is_truncated
+        # pages of 4 with both markers cover the same list exactly once
+        got: list[tuple[str, str]] = []
+        key_marker, version_marker = "", ""
+        while True:
+            page = await store.list_object_versions(
+                "b",
+                prefix="",
+                delimiter="",
+                key_marker=key_marker,
+                version_id_marker=version_marker,
+                max_keys=4,
+            )
+            got += [(v.key, v.version_id) for v in page.versions]
+            if not page.is_truncated:
+                break
+            key_marker = page.next_key_marker or ""
+            version_marker = page.next_version_id_marker or ""
+        assert got == expected
+        # key-marker alone skips every version of that key
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="d/2", version_id_marker="", max_keys=100
+        )
+        assert [v.key for v in page.versions][:1] == ["e"]
+        # delimiter: common prefixes once each
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="/", key_marker="", version_id_marker="", max_keys=100
+        )
+        assert page.common_prefixes == ["d/", "f/"]
+        assert sorted({v.key for v in page.versions}) == ["a", "e"]
+        with pytest.raises(errors.InvalidArgument):
+            await store.list_object_versions(
+                "b",
+                prefix="",
+                delimiter="",
+                key_marker="a",
+                version_id_marker="0" * 32,
+                max_keys=10,
+            )
+        await store.close()
+
+    run(go())
