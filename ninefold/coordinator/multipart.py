@@ -14,6 +14,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from ninefold.coordinator.objects import BodyCheck, ObjectService, PutSpec
 from ninefold.coordinator.writer import BodySource, IteratorBody
@@ -161,8 +162,8 @@ class MultipartService:
             chunks=tuple(c for p in parts for c in p.chunks),
         )
         await self.objects.precheck(upload.bucket, upload.key, condition)
-        await self.meta.complete_upload(upload, obj, numbers, condition)
-        return obj
+        version_id = await self.meta.complete_upload(upload, obj, numbers, condition)
+        return replace(obj, version_id=version_id or "")
 
     async def abort(self, upload: Upload) -> None:
         if not await self.meta.abort_upload(upload.upload_id):

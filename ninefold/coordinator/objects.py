@@ -19,7 +19,14 @@ from ninefold.coordinator.writer import BodySource, IteratorBody, write_body
 from ninefold.core import errors
 from ninefold.core.checksums import MultiHasher
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.models import Bucket, ListPage, ObjectVersion, WriteCondition
+from ninefold.meta.models import (
+    Bucket,
+    DeleteOutcome,
+    ListPage,
+    ObjectVersion,
+    WriteCondition,
+    is_valid_version_id,
+)
 from ninefold.meta.store import MetaStore
 
 __all__ = ["BodyCheck", "ObjectService", "PutSpec"]
@@ -141,8 +148,7 @@ class ObjectService:
             tags=spec.tags,
             chunks=chunks,
         )
-        await self.commit(obj, condition)
-        return obj
+        return await self.commit(obj, condition)
 
     async def precheck(self, bucket: str, key: str, condition: WriteCondition | None) -> None:
         """Fail a conditional write before its body is stored when it already cannot succeed
@@ -151,10 +157,14 @@ class ObjectService:
             current = await self.meta.get_object(bucket, key)
             condition.check(current.etag if current is not None else None)
 
-    async def commit(self, obj: ObjectVersion, condition: WriteCondition | None = None) -> None:
-        """The linearization point; on failure the chunks become orphans for GC."""
+    async def commit(
+        self, obj: ObjectVersion, condition: WriteCondition | None = None
+    ) -> ObjectVersion:
+        """The linearization point; on failure the chunks become orphans for GC. Returns
+        ``obj`` with its version id ("" in a bucket that never had versioning)."""
         try:
-            await self.meta.put_object(obj, condition)
+            version_id = await self.meta.put_object(obj, condition)
+            return replace(obj, version_id=version_id or "")
         except BaseException:
             await self.meta.gc_queue_chunks(list(obj.chunks))
             raise
@@ -191,16 +201,41 @@ class ObjectService:
             tags=spec.tags,
             chunks=chunks,
         )
-        await self.commit(obj, condition)
-        return obj
+        return await self.commit(obj, condition)
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def head_object(self, bucket: str, key: str) -> ObjectVersion:
+    async def head_object(
+        self, bucket: str, key: str, version_id: str | None = None
+    ) -> ObjectVersion:
+        """The current version, or version ``version_id``. A key whose current version is a
+        delete marker is NoSuchKey (with ``x-amz-delete-marker``); asking for a delete marker
+        by its id is MethodNotAllowed, as on S3."""
+        if version_id is not None:
+            if not is_valid_version_id(version_id):
+                raise errors.InvalidArgument(
+                    "Invalid version id specified", ArgumentName="versionId"
+                )
+            obj = await self.meta.get_object_version(bucket, key, version_id)
+            if obj is None:
+                await self.require_bucket(bucket)
+                raise errors.NoSuchVersion(Key=key, VersionId=version_id)
+            if obj.is_delete_marker:
+                raise errors.MethodNotAllowed().with_headers(
+                    x_amz_delete_marker="true", x_amz_version_id=version_id
+                )
+            return obj
         obj = await self.meta.get_object(bucket, key)
         if obj is None:
-            await self.require_bucket(bucket)
-            raise errors.NoSuchKey(Key=key)
+            found = await self.require_bucket(bucket)
+            missing = errors.NoSuchKey(Key=key)
+            if found.versioning:
+                latest = await self.meta.get_object_version(bucket, key, None)
+                if latest is not None and latest.is_delete_marker:
+                    missing.with_headers(
+                        x_amz_delete_marker="true", x_amz_version_id=latest.version_id
+                    )
+            raise missing
         return obj
 
     async def read(self, obj: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
@@ -220,8 +255,12 @@ class ObjectService:
 
     # -- deleting and listing -----------------------------------------------------------------
 
-    async def delete_object(self, bucket: str, key: str) -> None:
-        await self.meta.delete_object(bucket, key)
+    async def delete_object(
+        self, bucket: str, key: str, version_id: str | None = None, owner: str = ""
+    ) -> DeleteOutcome:
+        if version_id is not None:
+            _check_version_id(version_id)
+        return await self.meta.delete_version(bucket, key, version_id, owner=owner)
 
     async def list_objects(
         self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
@@ -272,3 +311,8 @@ def _without_live(queued: ChunkRecord, current: ChunkRecord | None) -> ChunkReco
         for i, s in enumerate(queued.stores)
     )
     return replace(queued, stores=stores)
+
+
+def _check_version_id(version_id: str) -> None:
+    if not is_valid_version_id(version_id):
+        raise errors.InvalidArgument("Invalid version id specified", ArgumentName="versionId")

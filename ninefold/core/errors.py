@@ -46,7 +46,14 @@ class S3Error(NinefoldError):
         self.message = message or self.default_message
         #: extra XML elements for the error body (e.g. BucketName, Key, UploadId)
         self.extra = extra
+        #: extra HTTP response headers (e.g. x-amz-delete-marker on a 404 for a deleted key)
+        self.headers: dict[str, str] = {}
         super().__init__(f"{self.code}: {self.message}")
+
+    def with_headers(self, **headers: str) -> S3Error:
+        """This error with response headers (names with '_' become '-')."""
+        self.headers.update({k.replace("_", "-"): v for k, v in headers.items()})
+        return self
 
 
 def _e(code: str, status: int, message: str) -> type[S3Error]:
@@ -112,6 +119,9 @@ MissingContentLength = _e(
     "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
 )
 NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
+InvalidBucketState = _e(
+    "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
+)
 InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
 NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")
 NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")

@@ -30,7 +30,7 @@ def error_response(
         else:
             log.error("request %s: unexpected error", request_id, exc_info=exc)
             exc = errors.InternalError()
-    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id, **exc.headers}
     if exc.status == 503:
         headers["Retry-After"] = "1"
     if method == "HEAD" or exc.status == 304:

@@ -50,7 +50,6 @@ _UNSUPPORTED = frozenset(
         "website",
         "attributes",
         "acl",
-        "versions",
     }
 )
 
@@ -158,6 +157,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("GetBucketTagging")
         if "uploads" in query:
             return make("ListMultipartUploads")
+        if "versions" in query:
+            return make("ListObjectVersions")
         if query.get("list-type") == "2":
             return make("ListObjectsV2")
         if "list-type" in query:

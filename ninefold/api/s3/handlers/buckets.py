@@ -84,7 +84,26 @@ async def get_bucket_versioning(ctx: Context) -> web.StreamResponse:
 
 
 async def put_bucket_versioning(ctx: Context) -> web.StreamResponse:
-    raise errors.NotImplementedOp("Bucket versioning is not implemented yet.")
+    plan = plan_body(ctx.request.headers, ctx.auth)
+    root = parse_xml(
+        await read_small_body(ctx.request.content, plan, ctx.auth), "VersioningConfiguration"
+    )
+    status = text_of(root, "Status")
+    if status not in ("Enabled", "Suspended"):
+        raise errors.MalformedXML(
+            "The XML you provided was not well-formed or did not validate: Status must be "
+            "Enabled or Suspended."
+        )
+    if (text_of(root, "MfaDelete") or "Disabled") != "Disabled":
+        raise errors.NotImplementedOp("MFA delete is not supported.")
+    bucket = await ctx.services.objects.require_bucket(ctx.bucket)
+    if bucket.object_lock and status == "Suspended":
+        raise errors.InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning state "
+            "cannot be changed."
+        )
+    await ctx.services.objects.meta.set_bucket_versioning(ctx.bucket, status)
+    return web.Response(status=200)
 
 
 HANDLERS = {

@@ -1,4 +1,4 @@
-"""ListObjects (v1) and ListObjectsV2."""
+"""ListObjects (v1), ListObjectsV2 and ListObjectVersions."""
 
 from __future__ import annotations
 
@@ -141,4 +141,77 @@ async def list_objects_v1(ctx: Context) -> web.StreamResponse:
     return xml_response(root)
 
 
-HANDLERS = {"ListObjectsV2": list_objects_v2, "ListObjects": list_objects_v1}
+async def list_object_versions(ctx: Context) -> web.StreamResponse:
+    q = ctx.s3.query
+    encoding, enc = _encoder(q)
+    assert callable(enc)
+    max_keys = parse_max(q, "max-keys")
+    prefix = q.get("prefix", "")
+    delimiter = q.get("delimiter", "")
+    key_marker = q.get("key-marker", "")
+    version_marker = q.get("version-id-marker", "")
+    if version_marker and not key_marker:
+        raise errors.InvalidArgument(
+            "A version-id marker cannot be specified without a key marker.",
+            ArgumentName="version-id-marker",
+        )
+    await ctx.services.objects.require_bucket(ctx.bucket)
+    page = await ctx.services.objects.meta.list_object_versions(
+        ctx.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_id_marker=version_marker,
+        max_keys=max_keys,
+    )
+    root = element(
+        "ListVersionsResult",
+        child("Name", ctx.bucket),
+        child("Prefix", enc(prefix)),
+        child("KeyMarker", enc(key_marker)),
+        child("VersionIdMarker", version_marker),
+        child("MaxKeys", max_keys),
+        child("Delimiter", enc(delimiter)) if delimiter else None,
+        child("EncodingType", encoding) if encoding else None,
+        child("IsTruncated", page.is_truncated),
+    )
+    if page.is_truncated:
+        root.append(child("NextKeyMarker", enc(page.next_key_marker or "")))
+        if page.next_version_id_marker is not None:
+            root.append(child("NextVersionIdMarker", page.next_version_id_marker))
+    for v in page.versions:
+        owner = element("Owner", child("ID", owner_id(v.owner)), child("DisplayName", v.owner))
+        if v.is_delete_marker:
+            root.append(
+                element(
+                    "DeleteMarker",
+                    child("Key", enc(v.key)),
+                    child("VersionId", v.version_id),
+                    child("IsLatest", v.is_latest),
+                    child("LastModified", iso8601(v.last_modified)),
+                    owner,
+                )
+            )
+        else:
+            root.append(
+                element(
+                    "Version",
+                    child("Key", enc(v.key)),
+                    child("VersionId", v.version_id),
+                    child("IsLatest", v.is_latest),
+                    child("LastModified", iso8601(v.last_modified)),
+                    child("ETag", f'"{v.etag}"'),
+                    child("Size", v.size),
+                    child("StorageClass", v.storage_class),
+                    owner,
+                )
+            )
+    root.extend(element("CommonPrefixes", child("Prefix", enc(p))) for p in page.common_prefixes)
+    return xml_response(root)
+
+
+HANDLERS = {
+    "ListObjectsV2": list_objects_v2,
+    "ListObjects": list_objects_v1,
+    "ListObjectVersions": list_object_versions,
+}

@@ -110,8 +110,8 @@ def _copy_range(raw: str | None, size: int) -> tuple[int, int]:
 async def upload_part_copy(ctx: Context) -> web.StreamResponse:
     number = _part_number(ctx)
     upload = await _upload(ctx)
-    src_bucket, src_key = copy_source(ctx)
-    source = await ctx.services.objects.head_object(src_bucket, src_key)
+    src_bucket, src_key, src_version = copy_source(ctx)
+    source = await ctx.services.objects.head_object(src_bucket, src_key, src_version)
     check_conditions(
         ctx.request.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-"
     )
@@ -162,7 +162,10 @@ async def complete_upload(ctx: Context) -> web.StreamResponse:
             result.append(child("ChecksumType", value))
         else:
             result.append(child(f"Checksum{algorithm.upper()}", value))
-    return xml_response(result)
+    response = xml_response(result)
+    if obj.version_id:
+        response.headers["x-amz-version-id"] = obj.version_id
+    return response
 
 
 async def abort_upload(ctx: Context) -> web.StreamResponse:

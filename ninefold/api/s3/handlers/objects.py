@@ -26,7 +26,7 @@ from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.coordinator.objects import PutSpec
 from ninefold.core import errors
-from ninefold.meta.models import ObjectVersion
+from ninefold.meta.models import NULL_VERSION, ObjectVersion
 
 __all__ = ["HANDLERS", "copy_source", "put_spec"]
 
@@ -112,6 +112,8 @@ async def put_object(ctx: Context) -> web.StreamResponse:
         ctx.bucket, ctx.key, body, spec, plan.algorithms, make_check(plan, body), condition
     )
     out = {"ETag": f'"{obj.etag}"'}
+    if obj.version_id:
+        out["x-amz-version-id"] = obj.version_id
     for algorithm, value in obj.checksums.items():
         if algorithm != "type" and algorithm in plan.declared:
             out[f"x-amz-checksum-{algorithm}"] = value
@@ -148,7 +150,8 @@ def _requested_range(ctx: Context, obj: ObjectVersion) -> tuple[ByteRange | None
 
 
 async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key)
+    version_id = ctx.s3.query.get("versionId")
+    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, version_id)
     try:
         check_conditions(ctx.request.headers, obj.etag, obj.last_modified)
     except errors.NotModified:
@@ -160,6 +163,8 @@ async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
     whole = byte_range is None or (part_number is not None and not obj.part_sizes)
     want_checksums = ctx.request.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     headers = object_headers(obj, checksums=want_checksums and whole)
+    if version_id is not None or obj.version_id != NULL_VERSION:
+        headers["x-amz-version-id"] = obj.version_id
     for param, header in _OVERRIDES.items():
         if param in ctx.s3.query:
             headers[header] = ctx.s3.query[param]
@@ -221,8 +226,15 @@ async def head_object(ctx: Context) -> web.StreamResponse:
 
 
 async def delete_object(ctx: Context) -> web.StreamResponse:
-    await ctx.services.objects.delete_object(ctx.bucket, ctx.key)
-    return web.Response(status=204)
+    outcome = await ctx.services.objects.delete_object(
+        ctx.bucket, ctx.key, ctx.s3.query.get("versionId"), ctx.user
+    )
+    headers = {}
+    if outcome.version_id is not None:
+        headers["x-amz-version-id"] = outcome.version_id
+    if outcome.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    return web.Response(status=204, headers=headers)
 
 
 async def delete_objects(ctx: Context) -> web.StreamResponse:
@@ -230,12 +242,12 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
     body = await read_small_body(ctx.request.content, plan, ctx.auth)
     root = parse_xml(body, "Delete")
     quiet = (text_of(root, "Quiet") or "").strip().lower() == "true"
-    keys = [text_of(o, "Key") for o in children(root, "Object")]
-    if not keys or len(keys) > MAX_DELETE_KEYS or any(k is None for k in keys):
+    targets = [(text_of(o, "Key"), text_of(o, "VersionId")) for o in children(root, "Object")]
+    if not targets or len(targets) > MAX_DELETE_KEYS or any(k is None for k, _ in targets):
         raise errors.MalformedXML()
     await ctx.services.objects.require_bucket(ctx.bucket)
     result = element("DeleteResult")
-    for key in keys:
+    for key, version_id in targets:
         assert key is not None
         if not key or len(key.encode()) > MAX_KEY_BYTES or "\x00" in key:
             result.append(
@@ -247,13 +259,35 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
                 )
             )
             continue
-        await ctx.services.objects.delete_object(ctx.bucket, key)
-        if not quiet:
-            result.append(element("Deleted", child("Key", key)))
+        try:
+            outcome = await ctx.services.objects.delete_object(
+                ctx.bucket, key, version_id, ctx.user
+            )
+        except errors.S3Error as exc:
+            result.append(
+                element(
+                    "Error",
+                    child("Key", key),
+                    *([child("VersionId", version_id)] if version_id else []),
+                    child("Code", exc.code),
+                    child("Message", exc.message),
+                )
+            )
+            continue
+        if quiet:
+            continue
+        deleted = element("Deleted", child("Key", key))
+        if version_id is not None:
+            deleted.append(child("VersionId", version_id))
+        if outcome.delete_marker:
+            deleted.append(child("DeleteMarker", "true"))
+            if outcome.version_id is not None:
+                deleted.append(child("DeleteMarkerVersionId", outcome.version_id))
+        result.append(deleted)
     return xml_response(result)
 
 
-def copy_source(ctx: Context) -> tuple[str, str]:
+def copy_source(ctx: Context) -> tuple[str, str, str | None]:
     raw = ctx.request.headers["x-amz-copy-source"]
     path, _, query = raw.partition("?")
     if query and not query.startswith("versionId="):
@@ -270,15 +304,13 @@ def copy_source(ctx: Context) -> tuple[str, str]:
             ArgumentName="x-amz-copy-source",
             ArgumentValue=raw,
         )
-    if version not in (None, "null"):
-        raise errors.NoSuchVersion(Key=key, VersionId=version or "")
-    return bucket, key
+    return bucket, key, version
 
 
 async def copy_object(ctx: Context) -> web.StreamResponse:
-    src_bucket, src_key = copy_source(ctx)
+    src_bucket, src_key, src_version = copy_source(ctx)
     headers = ctx.request.headers
-    source = await ctx.services.objects.head_object(src_bucket, src_key)
+    source = await ctx.services.objects.head_object(src_bucket, src_key, src_version)
     check_conditions(headers, source.etag, source.last_modified, prefix="x-amz-copy-source-")
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -328,7 +360,12 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
     for algorithm, value in obj.checksums.items():
         if algorithm != "type":
             result.append(child(f"Checksum{algorithm.upper()}", value))
-    return xml_response(result)
+    response = xml_response(result)
+    if src_version is not None or source.version_id != NULL_VERSION:
+        response.headers["x-amz-copy-source-version-id"] = source.version_id
+    if obj.version_id:
+        response.headers["x-amz-version-id"] = obj.version_id
+    return response
 
 
 HANDLERS = {
