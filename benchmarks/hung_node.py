@@ -129,7 +129,7 @@ def main() -> None:
     stopped: int | None = None
     try:
         deadline = time.monotonic() + 120
-        while "Ctrl-C stops the cluster" not in (work / "cluster.log").read_text():
+        while "Ctrl-C stops the cluster." not in (work / "cluster.log").read_text().splitlines():
             assert proc.poll() is None and time.monotonic() < deadline, "cluster did not start"
             time.sleep(0.2)
         creds = json.loads((work / "c" / "credentials.json").read_text())

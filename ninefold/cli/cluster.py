@@ -61,7 +61,8 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: f
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"process exited early; see {log}")
+            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"{log.stem} exited at start (see {log}): " + " | ".join(tail))
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
             return
         time.sleep(0.1)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -377,7 +378,13 @@ def cluster_up(
         typer.echo(f"  SecretKey: {credentials.secret_key}")
         typer.echo("Ctrl-C stops the cluster.")
 
-    raise typer.Exit(run_cluster(plan, announce))
+    try:
+        code = run_cluster(plan, announce)
+    except (RuntimeError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        # a process that did not come up (port taken, bad drive path, ...): say which, no trace
+        typer.echo(f"ninefold: the cluster did not start: {exc}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -23,7 +23,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.support.server import free_port
+from tests.support.server import free_port_block
 
 NINEFOLD = str(Path(sys.executable).parent / "ninefold")
 #: the shared real Redis (`make test` starts it); cluster up gives each cluster its namespace
@@ -51,7 +51,9 @@ def running_cluster(
     tmp_path: Path, meta_dsn: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], list[str], Path]]:
     log = tmp_path / "cluster.log"
-    node_base, gw_port = free_port() + 100, free_port()
+    # nodes on base+1 .. base+9, gateways on base+20, base+21: one block of free ports
+    base = free_port_block(24)
+    node_base, gw_port = base, base + 20
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
@@ -80,7 +82,8 @@ def running_cluster(
         )
     try:
         deadline = time.monotonic() + 120
-        while "Ctrl-C stops the cluster" not in log.read_text(errors="replace"):
+        # the banner's own line (a traceback may quote the source that prints it)
+        while "Ctrl-C stops the cluster." not in log.read_text(errors="replace").splitlines():
             assert proc.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
@@ -234,3 +237,27 @@ def test_cluster_up_whole_zone_killed_under_writes(
         for o in page.get("Contents", [])
     }
     assert listed == set(acked)  # nothing refused became visible
+
+
+def test_cluster_up_reports_a_node_that_cannot_start(tmp_path: Path) -> None:
+    """Node n2 cannot create its drive (a file is in the way): cluster up says which process
+    failed, stops what it had started and exits non-zero, without a traceback."""
+    data = tmp_path / "c"
+    (data / "nodes").mkdir(parents=True)
+    (data / "nodes" / "n2").write_text("not a directory")
+    base = free_port_block(24)
+    cmd = [NINEFOLD, "cluster", "up", str(data), "--node-base-port", str(base)]
+    cmd += ["--gateway-port", str(base + 20)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "the cluster did not start: n2 exited at start" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    leftovers = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(data).encode() in (entry / "cmdline").read_bytes():
+                    leftovers.append(entry.name)
+            except OSError:
+                continue
+    assert leftovers == []  # n1 was stopped
