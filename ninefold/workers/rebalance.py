@@ -18,53 +18,25 @@ or on a node that is down are left to the repair worker. Throttled by ``max_byte
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import replace
 from typing import Any
 
-from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.repair import move_fragments, stripe_count
 from ninefold.core.errors import StorageError
 from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.store import MetaStore
 from ninefold.placement.rendezvous import place
+from ninefold.workers.walk import ChunkWalker
 
 __all__ = ["Rebalancer"]
 
 log = logging.getLogger("ninefold.rebalance")
 
 
-class Rebalancer:
+class Rebalancer(ChunkWalker):
     name = "rebalance"
-
-    def __init__(
-        self,
-        meta: MetaStore,
-        io: ChunkIO,
-        *,
-        chunks_per_round: int = 200,
-        concurrency: int = 4,
-        max_bytes_per_s: float | None = None,
-    ) -> None:
-        self.meta = meta
-        self.io = io
-        self.chunks_per_round = chunks_per_round
-        self.concurrency = concurrency
-        self.max_bytes_per_s = max_bytes_per_s
-        self._status: dict[str, Any] | None = None
-
-    async def _load_status(self) -> dict[str, Any]:
-        if self._status is None:
-            saved = (await self.meta.get_job_status()).get(self.name)
-            self._status = dict(saved[0]) if saved else {}
-            for name, default in (("cursor", ""), ("passes", 0), ("moved_in_pass", 0)):
-                self._status.setdefault(name, default)
-            for name in ("fragments_moved", "bytes_moved", "chunks_checked"):
-                self._status.setdefault(name, 0)
-        return self._status
+    counters = ("fragments_moved", "bytes_moved", "chunks_checked", "moved_in_pass")
 
     def plan(self, record: ChunkRecord) -> dict[int, str]:
         """Fragment index -> store it should move to (empty: nothing to do, or not now)."""
@@ -100,42 +72,20 @@ class Rebalancer:
         stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
         return len(targets) * record.block_size * stripe_count(record, scheme, stripe)
 
-    async def run_once(self) -> int:
-        status = await self._load_status()
-        chunks = await self.meta.list_chunks(status["cursor"], self.chunks_per_round)
-        if not chunks:
-            status.update(
-                cursor="",
-                passes=status["passes"] + 1,
-                last_pass_moved=status["moved_in_pass"],
-                moved_in_pass=0,
-            )
-            await self.meta.put_job_status(self.name, status)
+    async def visit(self, record: ChunkRecord, status: dict[str, Any]) -> int:
+        targets = len(self.plan(record))
+        try:
+            nbytes = await self.balance_chunk(record)
+        except (StorageError, OSError) as exc:
+            log.warning("rebalance: chunk %s: %s", record.chunk_id, exc)
             return 0
-        limit = asyncio.Semaphore(self.concurrency)
-        moved = 0
+        status["chunks_checked"] += 1
+        if nbytes:
+            status["fragments_moved"] += targets
+            status["moved_in_pass"] += targets
+            status["bytes_moved"] += nbytes
+        return nbytes
 
-        async def one(record: ChunkRecord) -> None:
-            nonlocal moved
-            async with limit:
-                targets = len(self.plan(record))
-                try:
-                    nbytes = await self.balance_chunk(record)
-                except (StorageError, OSError) as exc:
-                    log.warning("rebalance: chunk %s: %s", record.chunk_id, exc)
-                    return
-                status["chunks_checked"] += 1
-                if nbytes:
-                    moved += targets
-                    status["fragments_moved"] += targets
-                    status["moved_in_pass"] += targets
-                    status["bytes_moved"] += nbytes
-                    if self.max_bytes_per_s:
-                        await asyncio.sleep(nbytes / self.max_bytes_per_s)
-
-        t0 = time.monotonic()
-        await asyncio.gather(*(one(c) for c in chunks))
-        status["cursor"] = chunks[-1].chunk_id
-        status["round_s"] = round(time.monotonic() - t0, 3)
-        await self.meta.put_job_status(self.name, status)
-        return moved
+    def end_pass(self, status: dict[str, Any]) -> None:
+        status["last_pass_moved"] = status["moved_in_pass"]
+        status["moved_in_pass"] = 0

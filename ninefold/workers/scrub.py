@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from ninefold.coordinator.chunks import ChunkIO
@@ -25,6 +24,7 @@ from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.store import MetaStore
+from ninefold.workers.walk import ChunkWalker
 
 __all__ = ["Scrubber"]
 
@@ -33,35 +33,13 @@ log = logging.getLogger("ninefold.scrub")
 BLOCKS_PER_READ = 16
 
 
-class Scrubber:
+class Scrubber(ChunkWalker):
     name = "scrub"
+    counters = ("fragments_checked", "bytes_checked", "bad_found", "chunks_checked")
 
-    def __init__(
-        self,
-        meta: MetaStore,
-        io: ChunkIO,
-        *,
-        chunks_per_round: int = 200,
-        concurrency: int = 4,
-        max_bytes_per_s: float | None = None,
-    ) -> None:
-        self.meta = meta
-        self.io = io
-        self.chunks_per_round = chunks_per_round
-        self.concurrency = concurrency
-        self.max_bytes_per_s = max_bytes_per_s
-        self._status: dict[str, Any] | None = None
-
-    async def _load_status(self) -> dict[str, Any]:
-        if self._status is None:
-            saved = (await self.meta.get_job_status()).get(self.name)
-            self._status = dict(saved[0]) if saved else {}
-            self._status.setdefault("cursor", "")
-            self._status.setdefault("passes", 0)
-            self._status.setdefault("pass_started_at", time.time())
-            for name in ("fragments_checked", "bytes_checked", "bad_found", "chunks_checked"):
-                self._status.setdefault(name, 0)
-        return self._status
+    def __init__(self, meta: MetaStore, io: ChunkIO, **kwargs: Any) -> None:
+        super().__init__(meta, io, **kwargs)
+        self._bad: list[str] = []
 
     async def check_fragment(self, record: ChunkRecord, index: int) -> tuple[bool, int]:
         """(fragment whole and valid, payload bytes read)."""
@@ -98,41 +76,20 @@ class Scrubber:
         ok = ok and all(record.stores)  # a fragment never written also needs repair
         return ok, len(indexes), sum(n for _, n in results)
 
-    async def run_once(self) -> int:
-        status = await self._load_status()
-        chunks = await self.meta.list_chunks(status["cursor"], self.chunks_per_round)
-        if not chunks:
-            status.update(
-                cursor="",
-                passes=status["passes"] + 1,
-                last_pass_s=round(time.time() - status["pass_started_at"], 3),
-                pass_started_at=time.time(),
-            )
-            await self.meta.put_job_status(self.name, status)
-            return 0
-        limit = asyncio.Semaphore(self.concurrency)
-        bad: list[str] = []
-        t0 = time.monotonic()
+    async def visit(self, record: ChunkRecord, status: dict[str, Any]) -> int:
+        ok, fragments, nbytes = await self.check_chunk(record)
+        status["fragments_checked"] += fragments
+        status["bytes_checked"] += nbytes
+        status["chunks_checked"] += 1
+        if not ok:
+            self._bad.append(record.chunk_id)
+        return nbytes
 
-        async def one(record: ChunkRecord) -> None:
-            async with limit:
-                ok, fragments, nbytes = await self.check_chunk(record)
-                status["fragments_checked"] += fragments
-                status["bytes_checked"] += nbytes
-                status["chunks_checked"] += 1
-                if not ok:
-                    bad.append(record.chunk_id)
-                if self.max_bytes_per_s:
-                    await asyncio.sleep(nbytes / self.max_bytes_per_s)
-
-        await asyncio.gather(*(one(c) for c in chunks))
+    async def end_round(self, status: dict[str, Any]) -> None:
+        bad, self._bad = self._bad, []
         if bad:
             await self.meta.repair_enqueue(bad, "scrub")
             status["bad_found"] += len(bad)
             log.warning(
                 "scrub: %d chunks with bad or missing fragments queued for repair", len(bad)
             )
-        status["cursor"] = chunks[-1].chunk_id
-        status["round_s"] = round(time.monotonic() - t0, 3)
-        await self.meta.put_job_status(self.name, status)
-        return len(chunks)
