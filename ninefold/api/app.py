@@ -3,6 +3,11 @@
 The chain is deliberately flat: request id → SigV4 verification (anonymous requests are denied
 until bucket policies exist) → ``route`` (pure) → handler. Exceptions of every kind end in
 ``error_response``.
+
+CORS sits in front of authentication: an ``OPTIONS`` request is a preflight, anonymous by nature,
+and is answered from the bucket's CORS rules alone; a request with an ``Origin`` gets the CORS
+headers of the rule it matches on whatever answer it gets, errors included. Requests without an
+``Origin`` never look at the rules.
 """
 
 from __future__ import annotations
@@ -17,17 +22,31 @@ from aiohttp import web
 
 from ninefold.api.auth import Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
+from ninefold.api.s3 import cors
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
-from ninefold.api.s3.router import route
+from ninefold.api.s3.router import bucket_and_key, route
 from ninefold.core import errors
 
-__all__ = ["S3App"]
+__all__ = ["LATE_HEADERS", "S3App", "S3HttpRequest"]
 
 log = logging.getLogger("ninefold.api")
 
 CredentialLookup = Callable[[str], Credentials | None]
+
+#: request key: headers for the response, decided before the handler ran (CORS)
+LATE_HEADERS = "ninefold.late_headers"
+
+
+class S3HttpRequest(web.BaseRequest):
+    """A request that puts its ``LATE_HEADERS`` on the response when it is prepared, so that a
+    handler which prepares and streams its response itself (GetObject) carries them too."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        for name, value in self.get(LATE_HEADERS, {}).items():
+            response.headers.setdefault(name, value)
+        await super()._prepare_hook(response)
 
 
 def _query(raw: str) -> list[tuple[str, str]]:
@@ -45,8 +64,14 @@ class S3App:
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = secrets.token_hex(8).upper()
         raw_path, _, raw_query = request.raw_path.partition("?")
+        late: dict[str, str] = {}
         try:
-            response = await self._dispatch(request, raw_path, raw_query, request_id)
+            if request.method == "OPTIONS":
+                response = await self._preflight(request, raw_path)
+            else:
+                if "origin" in request.headers:
+                    late = request[LATE_HEADERS] = await self._cors_headers(request, raw_path)
+                response = await self._dispatch(request, raw_path, raw_query, request_id)
         except Exception as exc:
             response = error_response(
                 exc, resource=raw_path, request_id=request_id, method=request.method
@@ -58,7 +83,52 @@ class S3App:
                 response.force_close()
             response.headers["x-amz-request-id"] = request_id
             response.headers["Server"] = "Ninefold"
+            response.headers.update(late)
         return response
+
+    async def _cors_rules(self, bucket: str | None) -> list[cors.CorsRule] | None:
+        """The bucket's CORS rules, None without a configuration; NoSuchBucket if it is gone."""
+        if bucket is None:
+            raise errors.NoSuchBucket()
+        raw = await self.services.objects.meta.get_bucket_config(bucket, cors.CONFIG_NAME)
+        return None if raw is None else cors.rules_from_json(raw)
+
+    async def _preflight(self, request: web.BaseRequest, raw_path: str) -> web.StreamResponse:
+        """A CORS preflight, answered from the bucket's rules alone (never the key or query)."""
+        headers = request.headers
+        origin = headers.get("origin")
+        if origin is None:
+            raise errors.BadRequest(cors.NO_ORIGIN)
+        method = headers.get("access-control-request-method")
+        host = headers.get("host", "")
+        bucket, key = bucket_and_key(raw_path, host, self.services.settings.domain)
+        try:
+            rules = await self._cors_rules(bucket)
+        except errors.NoSuchBucket as exc:
+            raise cors.forbidden(cors.NOT_FOUND, method, "BUCKET") from exc
+        allowed = cors.preflight_headers(
+            rules,
+            origin,
+            method,
+            headers.get("access-control-request-headers"),
+            on_object=key is not None,
+        )
+        return web.Response(status=200, headers=allowed)
+
+    async def _cors_headers(self, request: web.BaseRequest, raw_path: str) -> dict[str, str]:
+        """The CORS headers for a request with an ``Origin`` (empty: no rule matches). A bucket
+        that does not exist or a path that does not parse adds none; the request's own
+        handling reports those."""
+        host = request.headers.get("host", "")
+        try:
+            bucket, _ = bucket_and_key(raw_path, host, self.services.settings.domain)
+            rules = await self._cors_rules(bucket)
+        except errors.S3Error:
+            return {}
+        if not rules:
+            return {}
+        method = request.headers.get("access-control-request-method", request.method)
+        return cors.actual_headers(rules, request.headers["origin"], method)
 
     def _v2_resource(self, raw_path: str, host: str) -> str:
         domain = self.services.settings.domain

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import ssl
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 
-from ninefold.api.app import S3App
+from ninefold.api.app import S3App, S3HttpRequest
 from ninefold.api.s3.errors import error_response
 from ninefold.core import errors
 
@@ -56,6 +59,16 @@ class _S3Server(web.Server):
     def __call__(self) -> RequestHandler:
         kwargs: dict[str, Any] = self._kwargs
         return _S3RequestHandler(self, loop=self._loop, **kwargs)
+
+    def _make_request(
+        self,
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        return S3HttpRequest(message, payload, protocol, writer, task, self._loop)
 
 
 def tls_context(cert: str, key: str) -> ssl.SSLContext:

@@ -28,6 +28,9 @@ MAX_PART_NUMBER = 10_000
 
 #: where an upload keeps the tags its object will get (not an HTTP header of the object)
 TAGS_HEADER = "x-ninefold-tags"
+#: likewise the Object Lock its object will get
+LOCK_HEADER = "x-ninefold-lock"
+PRIVATE_HEADERS = (TAGS_HEADER, LOCK_HEADER)
 
 
 class MultipartService:
@@ -45,7 +48,11 @@ class MultipartService:
             owner=spec.owner,
             content_type=spec.content_type,
             # the upload keeps the object's tags with its headers until it completes
-            headers={**spec.headers, **({TAGS_HEADER: json.dumps(spec.tags)} if spec.tags else {})},
+            headers={
+                **spec.headers,
+                **({TAGS_HEADER: json.dumps(spec.tags)} if spec.tags else {}),
+                **({LOCK_HEADER: json.dumps(spec.lock)} if spec.lock else {}),
+            },
             user_meta=spec.user_meta,
             checksum_algorithm=checksum_algorithm,
             storage_class=spec.storage_class,
@@ -152,8 +159,9 @@ class MultipartService:
             etag=etag,
             last_modified=time.time(),
             content_type=upload.content_type,
-            headers={k: v for k, v in upload.headers.items() if k != TAGS_HEADER},
+            headers={k: v for k, v in upload.headers.items() if k not in PRIVATE_HEADERS},
             tags=json.loads(upload.headers.get(TAGS_HEADER, "{}")),
+            lock=json.loads(upload.headers.get(LOCK_HEADER, "{}")),
             user_meta=upload.user_meta,
             checksums=checksums,
             storage_class=upload.storage_class,

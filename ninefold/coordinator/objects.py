@@ -48,6 +48,8 @@ class PutSpec:
     storage_class: str = "STANDARD"
     owner: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    #: Object Lock of the new version (see ObjectVersion.lock)
+    lock: dict[str, str] = field(default_factory=dict)
 
 
 class ObjectService:
@@ -146,6 +148,7 @@ class ObjectService:
             storage_class=spec.storage_class,
             owner=spec.owner,
             tags=spec.tags,
+            lock=spec.lock,
             chunks=chunks,
         )
         return await self.commit(obj, condition)
@@ -199,6 +202,7 @@ class ObjectService:
             storage_class=spec.storage_class,
             owner=spec.owner,
             tags=spec.tags,
+            lock=spec.lock,
             chunks=chunks,
         )
         return await self.commit(obj, condition)
@@ -256,11 +260,18 @@ class ObjectService:
     # -- deleting and listing -----------------------------------------------------------------
 
     async def delete_object(
-        self, bucket: str, key: str, version_id: str | None = None, owner: str = ""
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        owner: str = "",
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         if version_id is not None:
             _check_version_id(version_id)
-        return await self.meta.delete_version(bucket, key, version_id, owner=owner)
+        return await self.meta.delete_version(
+            bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+        )
 
     async def list_objects(
         self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int

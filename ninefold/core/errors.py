@@ -61,6 +61,21 @@ def _e(code: str, status: int, message: str) -> type[S3Error]:
 
 
 AccessDenied = _e("AccessDenied", 403, "Access Denied")
+# CORS and bucket controls (codes and messages as S3 sends them)
+AccessForbidden = _e("AccessForbidden", 403, "CORSResponse: This CORS request is not allowed.")
+BadRequest = _e("BadRequest", 400, "Bad Request")
+MissingRequestBodyError = _e("MissingRequestBodyError", 400, "Request Body is empty")
+NoSuchCORSConfiguration = _e(
+    "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"
+)
+NoSuchPublicAccessBlockConfiguration = _e(
+    "NoSuchPublicAccessBlockConfiguration",
+    404,
+    "The public access block configuration was not found",
+)
+OwnershipControlsNotFoundError = _e(
+    "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found"
+)
 AuthorizationHeaderMalformed = _e(
     "AuthorizationHeaderMalformed", 400, "The authorization header is malformed."
 )
@@ -121,6 +136,16 @@ MissingContentLength = _e(
 NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
 InvalidBucketState = _e(
     "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
+)
+ObjectLockConfigurationNotFoundError = _e(
+    "ObjectLockConfigurationNotFoundError",
+    404,
+    "Object Lock configuration does not exist for this bucket",
+)
+NoSuchObjectLockConfiguration = _e(
+    "NoSuchObjectLockConfiguration",
+    404,
+    "The specified object does not have a ObjectLock configuration",
 )
 InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
 NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")

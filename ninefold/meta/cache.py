@@ -348,11 +348,27 @@ class CachedMetaStore:
         )
 
     async def delete_version(
-        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        owner: str = "",
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         return await self._write(
             [_object_key(bucket, key)],
-            lambda: self.inner.delete_version(bucket, key, version_id, owner=owner),
+            lambda: self.inner.delete_version(
+                bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+            ),
+        )
+
+    async def set_object_lock(
+        self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
+    ) -> bool:
+        return await self._write(
+            [_object_key(bucket, key)],
+            lambda: self.inner.set_object_lock(bucket, key, version_id, lock),
         )
 
     async def get_object_version(

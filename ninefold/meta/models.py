@@ -75,6 +75,8 @@ class ObjectVersion:
     encryption: dict[str, str] = field(default_factory=dict)
     owner: str = ""
     chunks: tuple[ChunkRecord, ...] = ()
+    #: Object Lock: {"mode": "GOVERNANCE" | "COMPLIANCE", "until": ISO 8601, "legal_hold": "ON"}
+    lock: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,3 +253,30 @@ class WriteCondition:
                 raise errors.NoSuchKey()
             if "*" not in self.if_match and current_etag not in self.if_match:
                 raise errors.PreconditionFailed(Condition="If-Match")
+
+
+def lock_refusal(lock: dict[str, str], now: float, bypass_governance: bool) -> str | None:
+    """Why Object Lock forbids deleting (or shortening the retention of) a version with
+    ``lock`` at ``now``; None when nothing does. A legal hold and an unexpired COMPLIANCE
+    retention stop everyone; an unexpired GOVERNANCE retention stops whoever does not send
+    x-amz-bypass-governance-retention."""
+    if lock.get("legal_hold") == "ON":
+        return "the object version is under legal hold"
+    until = lock.get("until")
+    if not until or parse_iso8601(until) <= now:
+        return None
+    if lock.get("mode") == "COMPLIANCE":
+        return f"the object version is locked in COMPLIANCE mode until {until}"
+    if lock.get("mode") == "GOVERNANCE" and not bypass_governance:
+        return f"the object version is locked in GOVERNANCE mode until {until}"
+    return None
+
+
+def parse_iso8601(text: str) -> float:
+    """Epoch seconds of an ISO 8601 timestamp (S3 sends e.g. 2030-01-01T00:00:00.000Z)."""
+    import datetime as dt
+
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.timestamp()

@@ -41,6 +41,7 @@ from ninefold.meta.models import (
     VersionPage,
     WriteCondition,
     delete_marker,
+    lock_refusal,
     new_version_id,
 )
 from ninefold.meta.rows import (
@@ -229,8 +230,8 @@ async def _insert_object(conn: Conn, obj: ObjectVersion) -> int:
     object_id: int = await conn.fetchval(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,"
-        "$15,$16) RETURNING id",
+        "tags, encryption, owner, lock) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"
+        "$14,$15,$16,$17) RETURNING id",
         obj.bucket,
         obj.key,
         obj.version_id,
@@ -247,6 +248,7 @@ async def _insert_object(conn: Conn, obj: ObjectVersion) -> int:
         json.dumps(obj.tags),
         json.dumps(obj.encryption),
         obj.owner,
+        json.dumps(obj.lock),
     )
     return object_id
 
@@ -502,7 +504,13 @@ class PostgresMetaStore:
         return (await self.delete_version(bucket, key, None)).existed
 
     async def delete_version(
-        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        owner: str = "",
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         async with self._pool.acquire() as conn, conn.transaction():
             versioning = await _versioning(conn, bucket)
@@ -516,7 +524,7 @@ class PostgresMetaStore:
                 await _insert_object(conn, delete_marker(bucket, key, marker_id, now, owner))
                 return DeleteOutcome(marker_id, True, True)
             row = await conn.fetchrow(
-                "SELECT id, is_latest, is_delete_marker FROM objects "
+                "SELECT id, is_latest, is_delete_marker, lock FROM objects "
                 "WHERE bucket = $1 AND key = $2 AND version_id = $3",
                 bucket,
                 key,
@@ -524,11 +532,39 @@ class PostgresMetaStore:
             )
             if row is None:
                 return DeleteOutcome(version_id, False, False)
+            refusal = lock_refusal(json.loads(row["lock"]), now, bypass_governance)
+            if refusal is not None:
+                raise errors.AccessDenied(f"Access Denied because {refusal}.")
             await _queue_chunks_of(conn, "object_id", row["id"], now)
             await conn.execute("DELETE FROM objects WHERE id = $1", row["id"])
             if row["is_latest"]:
                 await _promote_newest(conn, bucket, key)
             return DeleteOutcome(version_id, bool(row["is_delete_marker"]), True)
+
+    async def set_object_lock(
+        self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
+    ) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _versioning(conn, bucket)
+            await _key_lock(conn, bucket, key)
+            if version_id is None:
+                result = await conn.execute(
+                    "UPDATE objects SET lock = $1 WHERE bucket = $2 AND key = $3 AND is_latest "
+                    "AND NOT is_delete_marker",
+                    json.dumps(lock),
+                    bucket,
+                    key,
+                )
+            else:
+                result = await conn.execute(
+                    "UPDATE objects SET lock = $1 WHERE bucket = $2 AND key = $3 "
+                    "AND version_id = $4 AND NOT is_delete_marker",
+                    json.dumps(lock),
+                    bucket,
+                    key,
+                    version_id,
+                )
+        return bool(result == "UPDATE 1")
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str | None

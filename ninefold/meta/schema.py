@@ -132,7 +132,8 @@ SQLITE_MIGRATIONS: list[str] = [
         value  TEXT NOT NULL,
         PRIMARY KEY (bucket, name)
     );
-    """,
+    """,  # 6: Object Lock state of a version: {"mode", "until" (ISO 8601), "legal_hold"}
+    "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -251,4 +252,5 @@ POSTGRES_MIGRATIONS: list[str] = [
         PRIMARY KEY (bucket, name)
     );
     """,
+    "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
 ]

@@ -40,6 +40,7 @@ from ninefold.meta.models import (
     VersionPage,
     WriteCondition,
     delete_marker,
+    lock_refusal,
     new_version_id,
 )
 from ninefold.meta.rows import (
@@ -121,7 +122,7 @@ def _insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
     cur = conn.execute(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "tags, encryption, owner, lock) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             obj.bucket,
             obj.key,
@@ -140,6 +141,7 @@ def _insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
             json.dumps(obj.tags),
             json.dumps(obj.encryption),
             obj.owner,
+            json.dumps(obj.lock),
         ),
     )
     assert cur.lastrowid is not None
@@ -405,7 +407,13 @@ class SqliteMetaStore:
         return (await self.delete_version(bucket, key, None)).existed
 
     async def delete_version(
-        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        owner: str = "",
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         def fn(conn: sqlite3.Connection) -> DeleteOutcome:
             versioning = _versioning(conn, bucket)
@@ -417,17 +425,36 @@ class SqliteMetaStore:
                 _insert_object(conn, delete_marker(bucket, key, marker_id, now, owner))
                 return DeleteOutcome(marker_id, True, True)
             row = conn.execute(
-                "SELECT id, is_latest, is_delete_marker FROM objects "
+                "SELECT id, is_latest, is_delete_marker, lock FROM objects "
                 "WHERE bucket = ? AND key = ? AND version_id = ?",
                 (bucket, key, version_id),
             ).fetchone()
             if row is None:
                 return DeleteOutcome(version_id, False, False)
+            refusal = lock_refusal(json.loads(row[3]), now, bypass_governance)
+            if refusal is not None:
+                raise errors.AccessDenied(f"Access Denied because {refusal}.")
             _queue_chunks_of(conn, "object_id = ?", row[0], now)
             conn.execute("DELETE FROM objects WHERE id = ?", (row[0],))
             if row[1]:
                 _promote_newest(conn, bucket, key)
             return DeleteOutcome(version_id, bool(row[2]), True)
+
+        return await self._write(fn)
+
+    async def set_object_lock(
+        self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
+    ) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            _versioning(conn, bucket)
+            where, args = "is_latest = 1 AND is_delete_marker = 0", [bucket, key]
+            if version_id is not None:
+                where, args = "version_id = ? AND is_delete_marker = 0", [bucket, key, version_id]
+            cur = conn.execute(
+                f"UPDATE objects SET lock = ? WHERE bucket = ? AND key = ? AND {where}",
+                [json.dumps(lock), *args],
+            )
+            return cur.rowcount == 1
 
         return await self._write(fn)
 

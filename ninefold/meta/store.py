@@ -77,13 +77,28 @@ class MetaStore(Protocol):
     async def delete_object(self, bucket: str, key: str) -> bool: ...
 
     async def delete_version(
-        self, bucket: str, key: str, version_id: str | None, *, owner: str = ""
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        owner: str = "",
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         """DeleteObject: without ``version_id`` the current version is removed (unversioned
         bucket) or hidden behind a new delete marker (versioned: ``Enabled`` gets a new id,
         ``Suspended`` the ``null`` one, replacing the null version). With ``version_id`` that
         version is removed for good (its chunks to GC) and, if it was current, the newest
-        remaining version becomes current."""
+        remaining version becomes current. A version Object Lock protects (legal hold,
+        unexpired retention; GOVERNANCE unless ``bypass_governance``) is AccessDenied,
+        checked in the same transaction."""
+        ...
+
+    async def set_object_lock(
+        self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
+    ) -> bool:
+        """Replace the Object Lock state of a version (the current one for None); False when
+        there is no such version (or it is a delete marker)."""
         ...
 
     async def get_object_version(

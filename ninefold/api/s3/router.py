@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from ninefold.core import errors
 
-__all__ = ["MAX_KEY_BYTES", "S3Request", "route", "validate_bucket_name"]
+__all__ = ["MAX_KEY_BYTES", "S3Request", "bucket_and_key", "route", "validate_bucket_name"]
 
 MAX_KEY_BYTES = 1024
 #: names the native JSON API takes (ARCHITECTURE §1)
@@ -27,7 +27,6 @@ _UNSUPPORTED = frozenset(
     {
         "accelerate",
         "analytics",
-        "cors",
         "encryption",
         "intelligent-tiering",
         "inventory",
@@ -35,23 +34,26 @@ _UNSUPPORTED = frozenset(
         "logging",
         "metrics",
         "notification",
-        "object-lock",
-        "ownershipControls",
         "policy",
         "policyStatus",
-        "publicAccessBlock",
         "replication",
         "requestPayment",
         "restore",
-        "retention",
-        "legal-hold",
         "select",
         "torrent",
         "website",
-        "attributes",
         "acl",
     }
 )
+
+
+#: bucket configuration documents with Get/Put/Delete operations: query name -> operation stem
+_BUCKET_CONFIGS = {
+    "cors": "BucketCors",
+    "ownershipControls": "BucketOwnershipControls",
+    "publicAccessBlock": "PublicAccessBlock",
+}
+_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,12 @@ def _split(raw_path: str, host: str, domain: str | None) -> tuple[str | None, st
     return (bucket or None), (_decode(key_raw) if sep and key_raw else None)
 
 
+def bucket_and_key(raw_path: str, host: str, domain: str | None) -> tuple[str | None, str | None]:
+    """(bucket, key) of a request, decoded, without routing it: for CORS, which is evaluated
+    before authentication (preflights) or before the operation is known."""
+    return _split(raw_path, host, domain)
+
+
 def _check_key(key: str) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
         raise errors.KeyTooLongError(
@@ -148,6 +156,9 @@ def route(
 
 
 def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
+    for name, stem in _BUCKET_CONFIGS.items():
+        if name in query and method in _VERBS:
+            return make(_VERBS[method] + stem)
     if method == "GET":
         if "location" in query:
             return make("GetBucketLocation")
@@ -155,6 +166,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("GetBucketVersioning")
         if "tagging" in query:
             return make("GetBucketTagging")
+        if "object-lock" in query:
+            return make("GetObjectLockConfiguration")
         if "uploads" in query:
             return make("ListMultipartUploads")
         if "versions" in query:
@@ -169,6 +182,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("PutBucketVersioning")
         if "tagging" in query:
             return make("PutBucketTagging")
+        if "object-lock" in query:
+            return make("PutObjectLockConfiguration")
         return make("CreateBucket")
     if method == "HEAD":
         return make("HeadBucket")
@@ -180,9 +195,15 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
 
 
 def _object_op(method: str, query: dict[str, str], copy: bool, make: _Make) -> S3Request:
+    if method == "GET" and "attributes" in query:
+        return make("GetObjectAttributes")
     upload = "uploadId" in query
     if "tagging" in query and method in ("GET", "PUT", "DELETE"):
         return make({"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging")
+    if "retention" in query and method in ("GET", "PUT"):
+        return make(("Get" if method == "GET" else "Put") + "ObjectRetention")
+    if "legal-hold" in query and method in ("GET", "PUT"):
+        return make(("Get" if method == "GET" else "Put") + "ObjectLegalHold")
     if method == "PUT":
         if upload or "partNumber" in query:
             return make("UploadPartCopy" if copy else "UploadPart")

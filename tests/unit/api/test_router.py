@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ninefold.api.s3.router import route, validate_bucket_name
+from ninefold.api.s3.router import bucket_and_key, route, validate_bucket_name
 from ninefold.core import errors
 
 CASES = [
@@ -28,6 +28,9 @@ CASES = [
     ("DELETE", "/b1/k", {"uploadId": "u"}, False, None, "AbortMultipartUpload", "b1", "k"),
     ("POST", "/b1/k", {"uploads": ""}, False, None, "CreateMultipartUpload", "b1", "k"),
     ("POST", "/b1/k", {"uploadId": "u"}, False, None, "CompleteMultipartUpload", "b1", "k"),
+    # GetObjectAttributes (bucket configuration documents: test_bucket_configuration_documents)
+    ("GET", "/b1/k", {"attributes": ""}, False, None, "GetObjectAttributes", "b1", "k"),
+    ("GET", "/", {"cors": ""}, False, "b1.s3.local", "GetBucketCors", "b1", None),
     # keys are decoded once and never normalised
     ("GET", "/b1/../../etc/passwd", {}, False, None, "GetObject", "b1", "../../etc/passwd"),
     ("GET", "/b1/a%20b%2Bc", {}, False, None, "GetObject", "b1", "a b+c"),
@@ -64,12 +67,33 @@ def test_route(
         ("GET", "/b1", {"policy": ""}, errors.NotImplementedOp),
         ("POST", "/", {}, errors.MethodNotAllowed),
         ("POST", "/b1", {}, errors.MethodNotAllowed),
+        ("POST", "/b1", {"cors": ""}, errors.MethodNotAllowed),
         ("GET", "/b1", {"list-type": "3"}, errors.InvalidArgument),
     ],
 )
 def test_route_errors(method: str, path: str, query: dict[str, str], error: type) -> None:
     with pytest.raises(error):
         route(method, path, query, False, "127.0.0.1", None)
+
+
+@pytest.mark.parametrize(
+    ("name", "stem"),
+    [
+        ("cors", "BucketCors"),
+        ("ownershipControls", "BucketOwnershipControls"),
+        ("publicAccessBlock", "PublicAccessBlock"),
+    ],
+)
+@pytest.mark.parametrize(("method", "verb"), [("GET", "Get"), ("PUT", "Put"), ("DELETE", "Delete")])
+def test_bucket_configuration_documents(name: str, stem: str, method: str, verb: str) -> None:
+    got = route(method, "/b1", {name: ""}, False, "127.0.0.1", None)
+    assert (got.op, got.bucket, got.key) == (verb + stem, "b1", None)
+
+
+def test_bucket_and_key_without_routing() -> None:
+    assert bucket_and_key("/b1/a%20b", "127.0.0.1:9000", "s3.local") == ("b1", "a b")
+    assert bucket_and_key("/k", "b1.s3.local", "s3.local") == ("b1", "k")
+    assert bucket_and_key("/", "127.0.0.1", None) == (None, None)
 
 
 def test_key_of_1024_bytes_is_accepted() -> None:

@@ -833,3 +833,39 @@ def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: Open
         await store.close()
 
     run(go())
+
+
+def test_object_lock_is_enforced_in_the_delete_transaction(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.set_bucket_versioning("b", "Enabled")
+        until = "2999-01-01T00:00:00.00Z"
+        v1 = await store.put_object(obj("k", chunk(1)))
+        assert v1 is not None
+        assert await store.set_object_lock("b", "k", v1, {"mode": "COMPLIANCE", "until": until})
+        got = await store.get_object_version("b", "k", v1)
+        assert got is not None and got.lock == {"mode": "COMPLIANCE", "until": until}
+        for bypass in (False, True):
+            with pytest.raises(errors.AccessDenied):
+                await store.delete_version("b", "k", v1, bypass_governance=bypass)
+        v2 = await store.put_object(obj("k", chunk(2)))
+        assert await store.set_object_lock("b", "k", None, {"mode": "GOVERNANCE", "until": until})
+        with pytest.raises(errors.AccessDenied):
+            await store.delete_version("b", "k", v2)
+        assert (await store.delete_version("b", "k", v2, bypass_governance=True)).existed
+        # a legal hold stops even the bypass; a past date stops nothing
+        v3 = await store.put_object(obj("k", chunk(3)))
+        assert v3 is not None
+        await store.set_object_lock("b", "k", v3, {"legal_hold": "ON"})
+        with pytest.raises(errors.AccessDenied):
+            await store.delete_version("b", "k", v3, bypass_governance=True)
+        past = {"mode": "COMPLIANCE", "until": "2001-01-01T00:00:00Z", "legal_hold": "OFF"}
+        await store.set_object_lock("b", "k", v3, past)
+        assert (await store.delete_version("b", "k", v3)).existed
+        assert (await store.get_object_version("b", "k", v1)) is not None
+        assert not await store.set_object_lock("b", "absent", None, {"legal_hold": "ON"})
+        await store.close()
+
+    run(go())

@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from ninefold.api.s3.context import Context
-from ninefold.api.s3.handlers import buckets, listing, multipart, objects, tagging
+from ninefold.api.s3.handlers import (
+    attributes,
+    bucket_config,
+    buckets,
+    listing,
+    multipart,
+    object_lock,
+    objects,
+    tagging,
+)
 
 __all__ = ["HANDLERS", "Handler"]
 
@@ -19,4 +28,7 @@ HANDLERS: dict[str, Handler] = {
     **objects.HANDLERS,
     **multipart.HANDLERS,
     **tagging.HANDLERS,
+    **object_lock.HANDLERS,
+    **bucket_config.HANDLERS,
+    **attributes.HANDLERS,
 }

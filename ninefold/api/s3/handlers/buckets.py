@@ -52,8 +52,17 @@ async def create_bucket(ctx: Context) -> web.StreamResponse:
                 f"The {location} location constraint is incompatible with the region "
                 f"{region} of this endpoint.",
             )
+    lock = ctx.request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
     await ctx.services.objects.meta.create_bucket(
-        Bucket(name=ctx.bucket, created_at=time.time(), owner=ctx.user, region=region)
+        Bucket(
+            name=ctx.bucket,
+            created_at=time.time(),
+            owner=ctx.user,
+            region=region,
+            # Object Lock needs versioning, and it can never be suspended afterwards
+            versioning="Enabled" if lock else "",
+            object_lock=lock,
+        )
     )
     return web.Response(status=200, headers={"Location": f"/{ctx.bucket}"})
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.handlers.listing import parse_max
+from ninefold.api.s3.handlers.object_lock import lock_for_put
 from ninefold.api.s3.handlers.objects import copy_source, put_spec
 from ninefold.api.s3.headers import check_conditions, write_condition
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
@@ -44,9 +47,8 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
     algorithm = headers.get("x-amz-checksum-algorithm", "").lower()
     if algorithm and algorithm not in ALGORITHMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
-    upload = await ctx.services.multipart.create(
-        ctx.bucket, ctx.key, put_spec(ctx, headers), algorithm
-    )
+    spec = replace(put_spec(ctx, headers), lock=await lock_for_put(ctx, headers))
+    upload = await ctx.services.multipart.create(ctx.bucket, ctx.key, spec, algorithm)
     root = element(
         "InitiateMultipartUploadResult",
         child("Bucket", ctx.bucket),

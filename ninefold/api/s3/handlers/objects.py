@@ -12,6 +12,7 @@ from multidict import CIMultiDict
 
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.handlers.object_lock import lock_for_put, lock_headers
 from ninefold.api.s3.headers import (
     STORED_HEADERS,
     ByteRange,
@@ -105,7 +106,7 @@ async def put_object(ctx: Context) -> web.StreamResponse:
             ProposedSize=str(declared),
             MaxSizeAllowed=str(ctx.services.objects.settings.max_put_size_bytes),
         )
-    spec = put_spec(ctx, headers)
+    spec = replace(put_spec(ctx, headers), lock=await lock_for_put(ctx, headers))
     condition = write_condition(headers)
     body = open_body(ctx.request.content, plan, ctx.auth)
     obj = await ctx.services.objects.put_object(
@@ -165,6 +166,7 @@ async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
     headers = object_headers(obj, checksums=want_checksums and whole)
     if version_id is not None or obj.version_id != NULL_VERSION:
         headers["x-amz-version-id"] = obj.version_id
+    headers.update(lock_headers(obj))
     for param, header in _OVERRIDES.items():
         if param in ctx.s3.query:
             headers[header] = ctx.s3.query[param]
@@ -227,7 +229,11 @@ async def head_object(ctx: Context) -> web.StreamResponse:
 
 async def delete_object(ctx: Context) -> web.StreamResponse:
     outcome = await ctx.services.objects.delete_object(
-        ctx.bucket, ctx.key, ctx.s3.query.get("versionId"), ctx.user
+        ctx.bucket,
+        ctx.key,
+        ctx.s3.query.get("versionId"),
+        ctx.user,
+        bypass_governance=_bypass_governance(ctx),
     )
     headers = {}
     if outcome.version_id is not None:
@@ -261,7 +267,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
             continue
         try:
             outcome = await ctx.services.objects.delete_object(
-                ctx.bucket, key, version_id, ctx.user
+                ctx.bucket, key, version_id, ctx.user, bypass_governance=_bypass_governance(ctx)
             )
         except errors.S3Error as exc:
             result.append(
@@ -285,6 +291,10 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
                 deleted.append(child("DeleteMarkerVersionId", outcome.version_id))
         result.append(deleted)
     return xml_response(result)
+
+
+def _bypass_governance(ctx: Context) -> bool:
+    return ctx.request.headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
 
 
 def copy_source(ctx: Context) -> tuple[str, str, str | None]:
@@ -335,6 +345,7 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
     tagging = headers.get("x-amz-tagging")
     spec = replace(
         spec,
+        lock=await lock_for_put(ctx, headers),
         tags=source.tags
         if tagging_directive == "COPY"
         else (parse_tagging_header(tagging) if tagging is not None else {}),

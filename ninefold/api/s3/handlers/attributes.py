@@ -1,0 +1,103 @@
+"""GetObjectAttributes: what HeadObject and ListParts would say about a version, in one document.
+
+Only the attributes named in ``x-amz-object-attributes`` are returned. The ETag has no quotes
+here (unlike every header). ``ObjectParts`` exists for multipart objects only; their parts are
+numbered 1..N in the order they were completed (as ``GetObject?partNumber`` counts them) and
+listed with their sizes, paginated by ``x-amz-max-parts`` and ``x-amz-part-number-marker``
+(values that are not numbers are ignored, as S3 does). Per-part checksums are not kept, so parts
+carry none.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.headers import http_date
+from ninefold.api.s3.xml import child, element
+from ninefold.core import errors
+from ninefold.meta.models import NULL_VERSION, ObjectVersion
+
+__all__ = ["ATTRIBUTES", "HANDLERS", "requested_attributes"]
+
+ATTRIBUTES = ("ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize")
+DEFAULT_MAX_PARTS = 1000
+HEADER = "x-amz-object-attributes"
+
+
+def requested_attributes(headers: MultiMapping[str]) -> set[str]:
+    """The names in ``x-amz-object-attributes`` (comma-separated; the header may repeat)."""
+    names = [n.strip() for v in headers.getall(HEADER, []) for n in v.split(",") if n.strip()]
+    if not names:
+        raise errors.InvalidRequest(
+            "The x-amz-object-attributes header specifying the attributes to be retrieved is "
+            "either missing or empty"
+        )
+    for name in names:
+        if name not in ATTRIBUTES:
+            raise errors.InvalidArgument(
+                "Invalid attribute name specified.", ArgumentName=HEADER, ArgumentValue=name
+            )
+    return set(names)
+
+
+def _int_header(headers: MultiMapping[str], name: str, default: int) -> int:
+    try:
+        value = int(headers.get(name, ""))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def _checksum_xml(obj: ObjectVersion) -> ET.Element | None:
+    sums = {name: value for name, value in obj.checksums.items() if name != "type"}
+    if not sums:
+        return None
+    kind = obj.checksums.get("type")
+    return element(
+        "Checksum",
+        *(child("Checksum" + name.upper(), value) for name, value in sums.items()),
+        child("ChecksumType", kind) if kind else None,
+    )
+
+
+def _parts_xml(obj: ObjectVersion, headers: MultiMapping[str]) -> ET.Element | None:
+    if not obj.part_sizes:
+        return None
+    max_parts = _int_header(headers, "x-amz-max-parts", DEFAULT_MAX_PARTS)
+    marker = _int_header(headers, "x-amz-part-number-marker", 0)
+    after = [(n, size) for n, size in enumerate(obj.part_sizes, start=1) if n > marker]
+    page = after[:max_parts]
+    return element(
+        "ObjectParts",
+        child("PartsCount", len(obj.part_sizes)),
+        child("PartNumberMarker", marker),
+        child("NextPartNumberMarker", page[-1][0] if page else marker),
+        child("MaxParts", max_parts),
+        child("IsTruncated", len(after) > len(page)),
+        *(element("Part", child("PartNumber", n), child("Size", size)) for n, size in page),
+    )
+
+
+async def get_object_attributes(ctx: Context) -> web.StreamResponse:
+    wanted = requested_attributes(ctx.request.headers)
+    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, ctx.s3.query.get("versionId"))
+    root = element(
+        "GetObjectAttributesResponse",
+        child("ETag", obj.etag) if "ETag" in wanted else None,
+        _checksum_xml(obj) if "Checksum" in wanted else None,
+        _parts_xml(obj, ctx.request.headers) if "ObjectParts" in wanted else None,
+        child("StorageClass", obj.storage_class) if "StorageClass" in wanted else None,
+        child("ObjectSize", obj.size) if "ObjectSize" in wanted else None,
+    )
+    response = xml_response(root)
+    response.headers["Last-Modified"] = http_date(obj.last_modified)
+    if obj.version_id and obj.version_id != NULL_VERSION:
+        response.headers["x-amz-version-id"] = obj.version_id
+    return response
+
+
+HANDLERS = {"GetObjectAttributes": get_object_attributes}
