@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What the test suite needs from the system: rclone and s3cmd (installed when missing),
-# PostgreSQL on 127.0.0.1:5432 (installed when missing, started when stopped; required: the
-# MetaStore conformance suite runs on it), and Redis started when installed (optional for now).
+# What the test suite needs from the system: rclone, s3cmd and Debian's chromium (installed
+# when missing), PostgreSQL on 127.0.0.1:5432 (installed when missing, started when stopped;
+# required: the MetaStore conformance suite runs on it), and Redis started when installed.
 #
 # Idempotent and quick when everything is there: `apt-get update` runs only when a package
 # actually has to be installed. Uses sudo when not root.
@@ -39,6 +39,20 @@ if ((${#missing[@]})); then
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 log "$(rclone version 2>/dev/null | head -n1), $(s3cmd --version 2>/dev/null)"
+
+# --- Chromium (required: tests/browser drives Debian's build through Playwright, never skipped;
+# `playwright install` is not used, it downloads browser builds from outside the registries) --
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ -n $NO_ROOT ]] || ! command -v apt-get >/dev/null 2>&1; then
+        log "chromium is missing and cannot be installed here: install it by hand" >&2
+        exit 1
+    fi
+    log "installing chromium"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+log "$(/usr/bin/chromium --version 2>/dev/null)"
 
 # --- PostgreSQL (required: the MetaStore conformance suite runs on it, never skipped) --------
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [[ ! -d /etc/postgresql ]]; then

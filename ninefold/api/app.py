@@ -1,8 +1,8 @@
 """The S3 HTTP edge: one entry point per request — authenticate, route, handle, translate errors.
 
-The chain is deliberately flat: request id → SigV4 verification (anonymous requests are denied
-until bucket policies exist) → ``route`` (pure) → handler. Exceptions of every kind end in
-``error_response``.
+The chain is deliberately flat: request id → SigV4/SigV2 verification → ``route`` (pure) →
+authorization (bucket policy; anonymous requests only where a policy allows them) → handler.
+Exceptions of every kind end in ``error_response``.
 
 CORS sits in front of authentication: an ``OPTIONS`` request is a preflight, anonymous by nature,
 and is answered from the bucket's CORS rules alone; a request with an ``Origin`` gets the CORS
@@ -20,12 +20,14 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from ninefold.api.auth import Credentials, HttpRequestParts, verify
+from ninefold.api.auth import ANONYMOUS, Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
 from ninefold.api.s3 import cors
+from ninefold.api.s3.authz import authorize
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
+from ninefold.api.s3.handlers.post_object import browser_post_bucket, post_object
 from ninefold.api.s3.router import bucket_and_key, route
 from ninefold.core import errors
 
@@ -71,7 +73,14 @@ class S3App:
             else:
                 if "origin" in request.headers:
                     late = request[LATE_HEADERS] = await self._cors_headers(request, raw_path)
-                response = await self._dispatch(request, raw_path, raw_query, request_id)
+                domain = self.services.settings.domain
+                if (post := browser_post_bucket(request, raw_path, raw_query, domain)) is not None:
+                    # POST Object: the form authenticates it, not the headers
+                    response = await post_object(
+                        request, raw_path, post, self.services, self.lookup, request_id
+                    )
+                else:
+                    response = await self._dispatch(request, raw_path, raw_query, request_id)
         except Exception as exc:
             response = error_response(
                 exc, resource=raw_path, request_id=request_id, method=request.method
@@ -150,8 +159,6 @@ class S3App:
         auth = verify_v2(
             parts, self.lookup, now=now, max_skew_s=skew, resource_path=resource
         ) or verify(parts, self.lookup, now=now, max_skew_s=skew)
-        if auth is None:
-            raise errors.AccessDenied()
         query: dict[str, str] = {}
         for name, value in pairs:
             query.setdefault(name, value)
@@ -163,6 +170,9 @@ class S3App:
             request.headers.get("host", ""),
             self.services.settings.domain,
         )
+        # anonymous requests go on only where a bucket policy allows them
+        await authorize(self.services.objects.meta, request, s3, auth)
+        auth = auth or ANONYMOUS
         handler = HANDLERS[s3.op]
         if request.headers.get("expect", "").lower() == "100-continue":
             await request.writer.write(

@@ -124,6 +124,22 @@ MalformedXML = _e(
     400,
     "The XML you provided was not well-formed or did not validate against our published schema.",
 )
+# browser uploads (POST Object with a policy document)
+InvalidPolicyDocument = _e(
+    "InvalidPolicyDocument",
+    400,
+    "The content of the form does not meet the conditions specified in the policy document.",
+)
+MalformedPOSTRequest = _e(
+    "MalformedPOSTRequest",
+    400,
+    "The body of your POST request is not well-formed multipart/form-data.",
+)
+MaxPostPreDataLengthExceededError = _e(
+    "MaxPostPreDataLengthExceededError",
+    400,
+    "Your POST request fields preceding the upload file were too large.",
+)
 MetadataTooLarge = _e(
     "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size."
 )
@@ -147,6 +163,8 @@ NoSuchObjectLockConfiguration = _e(
     404,
     "The specified object does not have a ObjectLock configuration",
 )
+MalformedPolicy = _e("MalformedPolicy", 400, "Policies must be valid JSON.")
+NoSuchBucketPolicy = _e("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
 InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
 NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")
 NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")

@@ -376,6 +376,11 @@ class CachedMetaStore:
     ) -> ObjectVersion | None:
         return await self.inner.get_object_version(bucket, key, version_id)
 
+    async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
+        await self._write(
+            [_bucket_key(bucket)], lambda: self.inner.set_bucket_policy(bucket, policy)
+        )
+
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         await self._write(
             [_bucket_key(bucket)], lambda: self.inner.set_bucket_versioning(bucket, status)

@@ -46,6 +46,8 @@ class Bucket:
     region: str = "us-east-1"
     versioning: str = ""  # "", "Enabled" or "Suspended"
     object_lock: bool = False
+    #: the bucket policy document as it was put ("" for none)
+    policy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

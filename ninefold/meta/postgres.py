@@ -403,7 +403,7 @@ class PostgresMetaStore:
                     raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name)
                 raise errors.BucketAlreadyExists(BucketName=bucket.name)
             inserted = await conn.execute(
-                f"INSERT INTO buckets ({BUCKET_COLS}) VALUES ($1, $2, $3, $4, $5, $6) "
+                f"INSERT INTO buckets ({BUCKET_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7) "
                 "ON CONFLICT (name) DO NOTHING",
                 bucket.name,
                 bucket.created_at,
@@ -411,6 +411,7 @@ class PostgresMetaStore:
                 bucket.region,
                 bucket.versioning,
                 bucket.object_lock,
+                bucket.policy,
             )
             if inserted.endswith(" 0"):  # a concurrent create won
                 raise errors.BucketAlreadyExists(BucketName=bucket.name)
@@ -590,6 +591,13 @@ class PostgresMetaStore:
                 f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
             )
         return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
+
+    async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
+        result = await self._pool.execute(
+            "UPDATE buckets SET policy = $1 WHERE name = $2", policy or "", bucket
+        )
+        if result != "UPDATE 1":
+            raise errors.NoSuchBucket(BucketName=bucket)
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

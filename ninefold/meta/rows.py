@@ -30,7 +30,7 @@ __all__ = [
     "upload_from_row",
 ]
 
-BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock"
+BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock, policy"
 CHUNK_COLS = "chunk_id, size, scheme, block_size, stores"
 NODE_COLS = "node_id, url, zone, drives, weight, state, health, last_seen"
 REPAIR_COLS = "r.id, r.chunk_id, r.reason, r.queued_at, c.size, c.scheme, c.block_size, c.stores"
@@ -93,8 +93,8 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
 
 
 def bucket_from_row(row: Sequence[Any]) -> Bucket:
-    name, created_at, owner, region, versioning, object_lock = row
-    return Bucket(name, created_at, owner, region, versioning, bool(object_lock))
+    name, created_at, owner, region, versioning, object_lock, policy = row
+    return Bucket(name, created_at, owner, region, versioning, bool(object_lock), policy)
 
 
 def upload_from_row(row: Sequence[Any]) -> Upload:

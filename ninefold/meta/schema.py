@@ -132,8 +132,12 @@ SQLITE_MIGRATIONS: list[str] = [
         value  TEXT NOT NULL,
         PRIMARY KEY (bucket, name)
     );
-    """,  # 6: Object Lock state of a version: {"mode", "until" (ISO 8601), "legal_hold"}
+    """,
+    # 6: Object Lock state of a version: {"mode", "until" (ISO 8601), "legal_hold"}
     "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
+    # 7: the bucket policy (JSON text, "" for none) on the bucket row: every request reads it
+    # with the bucket, and the gateways' cache holds the bucket record
+    "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -253,4 +257,5 @@ POSTGRES_MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
+    "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
 ]

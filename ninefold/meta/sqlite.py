@@ -44,6 +44,7 @@ from ninefold.meta.models import (
     new_version_id,
 )
 from ninefold.meta.rows import (
+    BUCKET_COLS,
     CHUNK_COLS,
     NODE_COLS,
     OBJ_COLS,
@@ -275,8 +276,8 @@ class SqliteMetaStore:
                     raise errors.BucketAlreadyOwnedByYou(BucketName=bucket.name)
                 raise errors.BucketAlreadyExists(BucketName=bucket.name)
             conn.execute(
-                "INSERT INTO buckets (name, created_at, owner, region, versioning, object_lock) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO buckets (name, created_at, owner, region, versioning, object_lock, "
+                "policy) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     bucket.name,
                     bucket.created_at,
@@ -284,6 +285,7 @@ class SqliteMetaStore:
                     bucket.region,
                     bucket.versioning,
                     int(bucket.object_lock),
+                    bucket.policy,
                 ),
             )
 
@@ -292,8 +294,7 @@ class SqliteMetaStore:
     async def get_bucket(self, name: str) -> Bucket | None:
         def fn(conn: sqlite3.Connection) -> Bucket | None:
             row = conn.execute(
-                "SELECT name, created_at, owner, region, versioning, object_lock FROM buckets "
-                "WHERE name = ?",
+                f"SELECT {BUCKET_COLS} FROM buckets WHERE name = ?",
                 (name,),
             ).fetchone()
             return None if row is None else bucket_from_row(row)
@@ -302,10 +303,7 @@ class SqliteMetaStore:
 
     async def list_buckets(self) -> list[Bucket]:
         def fn(conn: sqlite3.Connection) -> list[Bucket]:
-            rows = conn.execute(
-                "SELECT name, created_at, owner, region, versioning, object_lock FROM buckets "
-                "ORDER BY name"
-            ).fetchall()
+            rows = conn.execute(f"SELECT {BUCKET_COLS} FROM buckets ORDER BY name").fetchall()
             return [bucket_from_row(r) for r in rows]
 
         return await self._read(fn)
@@ -480,6 +478,13 @@ class SqliteMetaStore:
             return object_from_row(row, chunks)
 
         return await self._read(fn)
+
+    async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            _versioning(conn, bucket)
+            conn.execute("UPDATE buckets SET policy = ? WHERE name = ?", (policy or "", bucket))
+
+        await self._write(fn)
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         def fn(conn: sqlite3.Connection) -> None:

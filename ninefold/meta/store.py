@@ -107,6 +107,10 @@ class MetaStore(Protocol):
         """That version (the current one for None), delete markers included."""
         ...
 
+    async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
+        """Store (None: remove) the bucket policy; it comes back on the Bucket record."""
+        ...
+
     async def set_bucket_versioning(self, bucket: str, status: str) -> None: ...
 
     async def list_object_versions(

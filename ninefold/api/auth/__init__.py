@@ -9,7 +9,19 @@ from ninefold.api.auth.sigv4 import (
     verify,
 )
 
+#: the identity of an unsigned request (only a bucket policy lets it do anything); its body is
+#: taken as an unsigned payload
+ANONYMOUS = AuthResult(
+    principal=Principal(access_key="", user="anonymous", is_root=False),
+    payload="UNSIGNED-PAYLOAD",
+    signing_key=b"",
+    scope="",
+    amz_date="",
+    seed_signature="",
+)
+
 __all__ = [
+    "ANONYMOUS",
     "AuthResult",
     "AwsChunkedDecoder",
     "Credentials",

@@ -24,6 +24,7 @@ __all__ = [
     "Credentials",
     "HttpRequestParts",
     "Principal",
+    "parse_credential",
     "signing_key",
     "verify",
 ]
@@ -119,9 +120,11 @@ def _sign(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
-def _credential(
+def parse_credential(
     value: str, lookup: Callable[[str], Credentials | None], error: type[errors.S3Error]
 ) -> tuple[Credentials, str, str, str]:
+    """(credentials, date, region, service) of a ``Credential`` value ``AK/date/region/service/
+    aws4_request``; ``error`` when it is malformed, InvalidAccessKeyId for an unknown key."""
     match = _CRED_RE.match(value)
     if match is None:
         raise error(f"The credential {value!r} is malformed.")
@@ -214,7 +217,7 @@ def _verify_header(
     max_skew_s: int,
 ) -> AuthResult:
     fields = _parse_authorization(header)
-    creds, date, region, service = _credential(
+    creds, date, region, service = parse_credential(
         fields["Credential"], lookup, errors.AuthorizationHeaderMalformed
     )
     signed = fields["SignedHeaders"].split(";")
@@ -281,7 +284,7 @@ def _verify_presigned(
         raise errors.AuthorizationQueryParametersError(
             "X-Amz-Expires must be between 0 and 604800 seconds."
         )
-    creds, date, region, service = _credential(
+    creds, date, region, service = parse_credential(
         query["X-Amz-Credential"], lookup, errors.AuthorizationQueryParametersError
     )
     amz_date = query["X-Amz-Date"]

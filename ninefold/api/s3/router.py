@@ -34,8 +34,6 @@ _UNSUPPORTED = frozenset(
         "logging",
         "metrics",
         "notification",
-        "policy",
-        "policyStatus",
         "replication",
         "requestPayment",
         "restore",
@@ -168,6 +166,10 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("GetBucketTagging")
         if "object-lock" in query:
             return make("GetObjectLockConfiguration")
+        if "policyStatus" in query:
+            return make("GetBucketPolicyStatus")
+        if "policy" in query:
+            return make("GetBucketPolicy")
         if "uploads" in query:
             return make("ListMultipartUploads")
         if "versions" in query:
@@ -184,10 +186,14 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("PutBucketTagging")
         if "object-lock" in query:
             return make("PutObjectLockConfiguration")
+        if "policy" in query:
+            return make("PutBucketPolicy")
         return make("CreateBucket")
     if method == "HEAD":
         return make("HeadBucket")
     if method == "DELETE":
+        if "policy" in query:
+            return make("DeleteBucketPolicy")
         return make("DeleteBucketTagging" if "tagging" in query else "DeleteBucket")
     if method == "POST" and "delete" in query:
         return make("DeleteObjects")

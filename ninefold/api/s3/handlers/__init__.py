@@ -15,6 +15,7 @@ from ninefold.api.s3.handlers import (
     multipart,
     object_lock,
     objects,
+    policy,
     tagging,
 )
 
@@ -29,6 +30,7 @@ HANDLERS: dict[str, Handler] = {
     **multipart.HANDLERS,
     **tagging.HANDLERS,
     **object_lock.HANDLERS,
+    **policy.HANDLERS,
     **bucket_config.HANDLERS,
     **attributes.HANDLERS,
 }

@@ -1,0 +1,169 @@
+"""Authorization: who may do what to which bucket or object, decided before any handler runs.
+
+Every request with a bucket reads the bucket record (the gateways' cache holds it), which
+carries the bucket policy. The policy is evaluated with the AWS rules (``ninefold.iam.policy``):
+
+* an explicit Deny refuses the request, the root user's included -- except the policy
+  operations themselves for root, so that a bad policy can always be fixed;
+* an authenticated root user is otherwise allowed (there are no other users yet);
+* an anonymous request is allowed only by an Allow for Principal "*", and not at all when the
+  bucket's PublicAccessBlock has RestrictPublicBuckets and the policy is public.
+
+Condition keys: aws:SourceIp, aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
+aws:username, aws:PrincipalType, aws:UserAgent, aws:Referer; s3:prefix, s3:delimiter,
+s3:max-keys (listings), s3:versionid, and s3:ExistingObjectTag/<key> (read from the object only
+when the policy mentions it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from ninefold.api.auth import AuthResult
+from ninefold.api.s3.router import S3Request
+from ninefold.core import errors
+from ninefold.iam.policy import ANONYMOUS, Policy, RequestFacts, parse_policy
+from ninefold.meta.store import MetaStore
+
+__all__ = ["ACCOUNT", "action_of", "authorize"]
+
+ACCOUNT = "000000000000"
+ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+
+#: operation -> IAM action, where the names differ
+_ACTIONS = {
+    "ListBuckets": "s3:ListAllMyBuckets",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "DeleteObjects": "s3:DeleteObject",
+    "HeadObject": "s3:GetObject",
+    "CopyObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "ListParts": "s3:ListMultipartUploadParts",
+    "DeleteBucketTagging": "s3:PutBucketTagging",
+    "DeleteObjectTagging": "s3:DeleteObjectTagging",
+    "GetBucketCors": "s3:GetBucketCORS",
+    "PutBucketCors": "s3:PutBucketCORS",
+    "DeleteBucketCors": "s3:PutBucketCORS",
+    "PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+    "GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "DeleteBucketOwnershipControls": "s3:PutBucketOwnershipControls",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+}
+#: what root may always do, whatever the policy says (no lock-out)
+_POLICY_OPS = frozenset(
+    {"GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy", "GetBucketPolicyStatus"}
+)
+_VERSIONED = {
+    "GetObject": "s3:GetObjectVersion",
+    "HeadObject": "s3:GetObjectVersion",
+    "DeleteObject": "s3:DeleteObjectVersion",
+}
+
+_PARSED: OrderedDict[str, Policy] = OrderedDict()
+
+
+def action_of(s3: S3Request) -> str:
+    if "versionId" in s3.query and s3.op in _VERSIONED:
+        return _VERSIONED[s3.op]
+    return _ACTIONS.get(s3.op, f"s3:{s3.op}")
+
+
+def _policy(bucket: str, text: str) -> Policy:
+    """Parsed policies, kept per process (a policy is parsed once, not per request)."""
+    key = f"{bucket}\0{text}"
+    policy = _PARSED.get(key)
+    if policy is None:
+        policy = _PARSED[key] = parse_policy(text)
+        if len(_PARSED) > 512:
+            _PARSED.popitem(last=False)
+    else:
+        _PARSED.move_to_end(key)
+    return policy
+
+
+def _context(
+    request: web.BaseRequest, s3: S3Request, auth: AuthResult | None
+) -> dict[str, str | list[str]]:
+    now = dt.datetime.now(dt.UTC)
+    context: dict[str, str | list[str]] = {
+        "aws:securetransport": "true" if request.secure else "false",
+        "aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:epochtime": str(int(now.timestamp())),
+        "aws:principaltype": "Anonymous" if auth is None else "Account",
+    }
+    if request.remote:
+        context["aws:sourceip"] = request.remote
+    if auth is not None:
+        context["aws:username"] = auth.principal.user
+        context["aws:userid"] = ACCOUNT
+    for header, key in (("user-agent", "aws:useragent"), ("referer", "aws:referer")):
+        if header in request.headers:
+            context[key] = request.headers[header]
+    if s3.op in ("ListObjects", "ListObjectsV2", "ListObjectVersions"):
+        for name in ("prefix", "delimiter", "max-keys"):
+            if name in s3.query:
+                context[f"s3:{name}"] = s3.query[name]
+    if "versionId" in s3.query:
+        context["s3:versionid"] = s3.query["versionId"]
+    return context
+
+
+async def authorize(
+    meta: MetaStore, request: web.BaseRequest, s3: S3Request, auth: AuthResult | None
+) -> None:
+    """Raise AccessDenied unless the request may go on (see the module docstring)."""
+    if s3.bucket is None:
+        if auth is None:
+            raise errors.AccessDenied()
+        return
+    bucket = await meta.get_bucket(s3.bucket)
+    if bucket is None:
+        if auth is None:
+            raise errors.AccessDenied()
+        return  # the handler answers NoSuchBucket
+    if not bucket.policy:
+        if auth is None:
+            raise errors.AccessDenied()
+        return
+    policy = _policy(bucket.name, bucket.policy)
+    resource = f"arn:aws:s3:::{s3.bucket}" + (f"/{s3.key}" if s3.key is not None else "")
+    context = _context(request, s3, auth)
+    if s3.key is not None and "s3:existingobjecttag/" in bucket.policy.lower():
+        current = await meta.get_object(s3.bucket, s3.key)
+        for tag, value in (current.tags if current is not None else {}).items():
+            context[f"s3:existingobjecttag/{tag.lower()}"] = value
+    facts = RequestFacts(
+        principal=ROOT_ARN if auth is not None else ANONYMOUS,
+        action=action_of(s3),
+        resource=resource,
+        context=context,
+    )
+    decision = policy.evaluate(facts)
+    if decision == "Deny" and not (auth is not None and s3.op in _POLICY_OPS):
+        raise errors.AccessDenied()
+    if auth is not None:
+        return
+    if decision != "Allow":
+        raise errors.AccessDenied()
+    if policy.is_public and await _restricts_public(meta, s3.bucket):
+        raise errors.AccessDenied()
+
+
+async def _restricts_public(meta: MetaStore, bucket: str) -> bool:
+    raw = await meta.get_bucket_config(bucket, "public-access-block")
+    flags: dict[str, Any] = json.loads(raw) if raw else {}
+    return bool(flags.get("RestrictPublicBuckets"))

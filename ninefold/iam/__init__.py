@@ -1,0 +1,1 @@
+"""Identity and access: the IAM policy language (``policy``), evaluated for every request."""

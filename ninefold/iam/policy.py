@@ -1,0 +1,329 @@
+"""The AWS policy language for bucket policies: parse, validate, evaluate. Pure, no I/O.
+
+A policy is ``{"Version": "2012-10-17", "Statement": [...]}``; a statement has ``Effect``
+(Allow | Deny), ``Principal`` or ``NotPrincipal`` (``"*"``, ``{"AWS": "*" | arn | [..]}``),
+``Action`` or ``NotAction`` (``s3:GetObject``, wildcards ``*`` and ``?``), ``Resource`` or
+``NotResource`` (``arn:aws:s3:::bucket/key*``) and an optional ``Condition``
+(``{operator: {key: value | [values]}}``). Evaluation follows AWS: an explicit Deny in any
+matching statement wins; otherwise an Allow in a matching statement allows; otherwise the
+policy is silent (the caller's default applies: deny for anonymous).
+
+Condition operators: String{Equals,NotEquals,EqualsIgnoreCase,NotEqualsIgnoreCase,Like,NotLike},
+Numeric{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals},
+Date{Equals,NotEquals,LessThan,LessThanEquals,GreaterThan,GreaterThanEquals}, Bool,
+IpAddress, NotIpAddress, Null, each with an ``...IfExists`` form and ``ForAnyValue:`` /
+``ForAllValues:`` prefixes. Keys are case-insensitive, as in AWS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ninefold.core import errors
+
+__all__ = ["Policy", "RequestFacts", "parse_policy"]
+
+ANONYMOUS = "*"
+_EFFECTS = ("Allow", "Deny")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
+    """``*`` any run, ``?`` one character; everything else literal (policy wildcards)."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(f"^{regex}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What a statement is matched against."""
+
+    #: "*" for an anonymous request, else the principal's ARN-ish name (``arn:aws:iam::..:root``)
+    principal: str
+    action: str
+    resource: str
+    #: condition keys, lower-case names (aws:sourceip, aws:securetransport, s3:prefix, ...);
+    #: values are strings or lists of strings
+    context: Mapping[str, str | list[str]] = field(default_factory=dict)
+
+
+def _match_any(patterns: Sequence[re.Pattern[str]], value: str) -> bool:
+    return any(p.match(value) for p in patterns)
+
+
+# -- conditions ---------------------------------------------------------------------------------
+
+
+def _num(value: str) -> float:
+    return float(value)
+
+
+def _date(value: str) -> float:
+    text = value.strip()
+    if re.fullmatch(r"-?\d+(\.\d+)?", text):
+        return float(text)
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _ip_in(value: str, network: str) -> bool:
+    return ipaddress.ip_address(value) in ipaddress.ip_network(network, strict=False)
+
+
+_Test = Callable[[str, str], bool]
+
+_OPERATORS: dict[str, tuple[_Test, bool]] = {
+    # name -> (test(request value, policy value), negated)
+    "stringequals": (lambda a, b: a == b, False),
+    "stringnotequals": (lambda a, b: a == b, True),
+    "stringequalsignorecase": (lambda a, b: a.lower() == b.lower(), False),
+    "stringnotequalsignorecase": (lambda a, b: a.lower() == b.lower(), True),
+    "stringlike": (lambda a, b: bool(_wildcard(b).match(a)), False),
+    "stringnotlike": (lambda a, b: bool(_wildcard(b).match(a)), True),
+    "numericequals": (lambda a, b: _num(a) == _num(b), False),
+    "numericnotequals": (lambda a, b: _num(a) == _num(b), True),
+    "numericlessthan": (lambda a, b: _num(a) < _num(b), False),
+    "numericlessthanequals": (lambda a, b: _num(a) <= _num(b), False),
+    "numericgreaterthan": (lambda a, b: _num(a) > _num(b), False),
+    "numericgreaterthanequals": (lambda a, b: _num(a) >= _num(b), False),
+    "dateequals": (lambda a, b: _date(a) == _date(b), False),
+    "datenotequals": (lambda a, b: _date(a) == _date(b), True),
+    "datelessthan": (lambda a, b: _date(a) < _date(b), False),
+    "datelessthanequals": (lambda a, b: _date(a) <= _date(b), False),
+    "dategreaterthan": (lambda a, b: _date(a) > _date(b), False),
+    "dategreaterthanequals": (lambda a, b: _date(a) >= _date(b), False),
+    "bool": (lambda a, b: a.lower() == b.lower(), False),
+    "ipaddress": (_ip_in, False),
+    "notipaddress": (_ip_in, True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Condition:
+    operator: str
+    key: str
+    values: tuple[str, ...]
+    if_exists: bool
+    set_mode: str  # "", "forany", "forall"
+
+    def holds(self, context: Mapping[str, str | list[str]]) -> bool:
+        present = self.key in context
+        if self.operator == "null":
+            want_null = self.values[0].lower() == "true"
+            return (not present) == want_null
+        if not present:
+            # a missing key: only ...IfExists passes (and negated set operators vacuously)
+            return self.if_exists or self.set_mode == "forall"
+        raw = context[self.key]
+        given = raw if isinstance(raw, list) else [raw]
+        test, negated = _OPERATORS[self.operator]
+
+        def one(value: str) -> bool:
+            try:
+                hit = any(test(value, v) for v in self.values)
+            except ValueError:  # a value of the wrong type never matches
+                hit = False
+            return not hit if negated else hit
+
+        if self.set_mode == "forall":
+            return all(one(v) for v in given)
+        return any(one(v) for v in given)
+
+
+def _parse_conditions(raw: Any) -> tuple[_Condition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise errors.MalformedPolicy("Condition must be an object")
+    out = []
+    for operator_name, block in raw.items():
+        name = str(operator_name)
+        set_mode = ""
+        if ":" in name:
+            prefix, name = name.split(":", 1)
+            set_mode = {"forAnyValue": "forany", "forAllValues": "forall"}.get(prefix, "?")
+            if set_mode == "?":
+                raise errors.MalformedPolicy(f"Unknown condition set operator {prefix}")
+        lowered = name.lower()
+        if_exists = lowered.endswith("ifexists") and lowered != "null"
+        if if_exists:
+            lowered = lowered[: -len("ifexists")]
+        if lowered not in _OPERATORS and lowered != "null":
+            raise errors.MalformedPolicy(f"Unknown condition operator {operator_name}")
+        if not isinstance(block, dict) or not block:
+            raise errors.MalformedPolicy(f"Condition {operator_name} must map keys to values")
+        for key, values in block.items():
+            items = tuple(
+                str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(values)
+            )
+            if not items:
+                raise errors.MalformedPolicy(f"Condition {operator_name} has no value")
+            out.append(_Condition(lowered, str(key).lower(), items, if_exists, set_mode))
+    return tuple(out)
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    effect: str
+    principals: tuple[re.Pattern[str], ...] | None
+    not_principals: tuple[re.Pattern[str], ...] | None
+    actions: tuple[re.Pattern[str], ...] | None
+    not_actions: tuple[re.Pattern[str], ...] | None
+    resources: tuple[re.Pattern[str], ...] | None
+    not_resources: tuple[re.Pattern[str], ...] | None
+    conditions: tuple[_Condition, ...]
+    #: the Principal names "*" (anyone, anonymous included)
+    public: bool
+
+    def applies(self, facts: RequestFacts) -> bool:
+        if self.principals is not None and not _match_any(self.principals, facts.principal):
+            return False
+        if self.not_principals is not None and _match_any(self.not_principals, facts.principal):
+            return False
+        if self.actions is not None and not _match_any(self.actions, facts.action):
+            return False
+        if self.not_actions is not None and _match_any(self.not_actions, facts.action):
+            return False
+        if self.resources is not None and not _match_any(self.resources, facts.resource):
+            return False
+        if self.not_resources is not None and _match_any(self.not_resources, facts.resource):
+            return False
+        return all(c.holds(facts.context) for c in self.conditions)
+
+
+def _principals(raw: Any) -> tuple[re.Pattern[str], ...]:
+    if raw == "*":
+        return (_wildcard("*"),)
+    if not isinstance(raw, dict) or not raw:
+        raise errors.MalformedPolicy("Invalid principal in policy")
+    out = []
+    for kind, names in raw.items():
+        if kind not in ("AWS", "CanonicalUser", "Service", "Federated"):
+            raise errors.MalformedPolicy(f"Invalid principal type {kind}")
+        for name in _as_list(names):
+            if not isinstance(name, str) or not name:
+                raise errors.MalformedPolicy("Invalid principal in policy")
+            out.append(_wildcard(name))
+    return tuple(out)
+
+
+def _patterns(raw: Any, what: str, *, ignore_case: bool = False) -> tuple[re.Pattern[str], ...]:
+    items = _as_list(raw)
+    if not items or not all(isinstance(i, str) and i for i in items):
+        raise errors.MalformedPolicy(f"Invalid {what} in policy")
+    return tuple(_wildcard(i, ignore_case=ignore_case) for i in items)
+
+
+def _action_ok(action: str) -> bool:
+    return action == "*" or bool(re.fullmatch(r"s3:[A-Za-z*?]+", action, re.IGNORECASE))
+
+
+def _statement(raw: Any, bucket: str | None) -> _Statement:
+    if not isinstance(raw, dict):
+        raise errors.MalformedPolicy("Statement must be an object")
+    known = {
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    }
+    extra = set(raw) - known
+    if extra:
+        raise errors.MalformedPolicy(f"Unknown field {sorted(extra)[0]}")
+    effect = raw.get("Effect")
+    if effect not in _EFFECTS:
+        raise errors.MalformedPolicy("Invalid effect: must be Allow or Deny")
+    if ("Principal" in raw) == ("NotPrincipal" in raw):
+        raise errors.MalformedPolicy("Statement needs exactly one of Principal and NotPrincipal")
+    if ("Action" in raw) == ("NotAction" in raw):
+        raise errors.MalformedPolicy("Statement needs exactly one of Action and NotAction")
+    if ("Resource" in raw) == ("NotResource" in raw):
+        raise errors.MalformedPolicy("Statement needs exactly one of Resource and NotResource")
+    for name in ("Action", "NotAction"):
+        if name in raw and not all(
+            isinstance(a, str) and _action_ok(a) for a in _as_list(raw[name])
+        ):
+            raise errors.MalformedPolicy("Policy has invalid action")
+    for name in ("Resource", "NotResource"):
+        for res in _as_list(raw.get(name, [])):
+            if not isinstance(res, str) or not (res == "*" or res.startswith("arn:aws:s3:::")):
+                raise errors.MalformedPolicy("Policy has invalid resource")
+            if bucket is not None and res != "*":
+                target = res[len("arn:aws:s3:::") :].split("/", 1)[0]
+                if not fnmatch.fnmatchcase(bucket, target):
+                    raise errors.MalformedPolicy(
+                        "Action does not apply to any resource(s) in statement"
+                    )
+    principal = raw.get("Principal")
+    return _Statement(
+        effect=effect,
+        principals=_principals(principal) if "Principal" in raw else None,
+        not_principals=_principals(raw["NotPrincipal"]) if "NotPrincipal" in raw else None,
+        actions=_patterns(raw["Action"], "action", ignore_case=True) if "Action" in raw else None,
+        not_actions=(
+            _patterns(raw["NotAction"], "action", ignore_case=True) if "NotAction" in raw else None
+        ),
+        resources=_patterns(raw["Resource"], "resource") if "Resource" in raw else None,
+        not_resources=_patterns(raw["NotResource"], "resource") if "NotResource" in raw else None,
+        conditions=_parse_conditions(raw.get("Condition")),
+        public=principal == "*"
+        or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS", []))),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    statements: tuple[_Statement, ...]
+
+    def evaluate(self, facts: RequestFacts) -> str | None:
+        """ "Deny" (an explicit deny matched), "Allow", or None (the policy is silent)."""
+        allowed = False
+        for statement in self.statements:
+            if statement.applies(facts):
+                if statement.effect == "Deny":
+                    return "Deny"
+                allowed = True
+        return "Allow" if allowed else None
+
+    @property
+    def is_public(self) -> bool:
+        """Some Allow statement grants anyone (Principal "*") without a restricting condition
+        (GetBucketPolicyStatus; PublicAccessBlock's BlockPublicPolicy)."""
+        return any(s.effect == "Allow" and s.public and not s.conditions for s in self.statements)
+
+
+def parse_policy(text: str | bytes, bucket: str | None = None) -> Policy:
+    """Parse and validate a policy document; MalformedPolicy (400) when it is not one. With
+    ``bucket``, every resource must be in that bucket (a bucket policy)."""
+    try:
+        doc = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.MalformedPolicy("Policies must be valid JSON") from exc
+    if not isinstance(doc, dict):
+        raise errors.MalformedPolicy("Policies must be JSON objects")
+    if doc.get("Version", "2012-10-17") not in ("2012-10-17", "2008-10-17"):
+        raise errors.MalformedPolicy("Invalid policy version")
+    raw = doc.get("Statement")
+    if raw is None or raw == []:
+        raise errors.MalformedPolicy("Missing required field Statement")
+    return Policy(tuple(_statement(s, bucket) for s in _as_list(raw)))
