@@ -30,7 +30,9 @@ MAX_PART_NUMBER = 10_000
 TAGS_HEADER = "x-ninefold-tags"
 #: likewise the Object Lock its object will get
 LOCK_HEADER = "x-ninefold-lock"
-PRIVATE_HEADERS = (TAGS_HEADER, LOCK_HEADER)
+#: and its canned ACL
+ACL_HEADER = "x-ninefold-acl"
+PRIVATE_HEADERS = (TAGS_HEADER, LOCK_HEADER, ACL_HEADER)
 
 
 class MultipartService:
@@ -52,6 +54,7 @@ class MultipartService:
                 **spec.headers,
                 **({TAGS_HEADER: json.dumps(spec.tags)} if spec.tags else {}),
                 **({LOCK_HEADER: json.dumps(spec.lock)} if spec.lock else {}),
+                **({ACL_HEADER: spec.acl} if spec.acl != "private" else {}),
             },
             user_meta=spec.user_meta,
             checksum_algorithm=checksum_algorithm,
@@ -162,6 +165,7 @@ class MultipartService:
             headers={k: v for k, v in upload.headers.items() if k not in PRIVATE_HEADERS},
             tags=json.loads(upload.headers.get(TAGS_HEADER, "{}")),
             lock=json.loads(upload.headers.get(LOCK_HEADER, "{}")),
+            acl=upload.headers.get(ACL_HEADER, "private"),
             user_meta=upload.user_meta,
             checksums=checksums,
             storage_class=upload.storage_class,

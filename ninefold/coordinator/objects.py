@@ -50,6 +50,7 @@ class PutSpec:
     tags: dict[str, str] = field(default_factory=dict)
     #: Object Lock of the new version (see ObjectVersion.lock)
     lock: dict[str, str] = field(default_factory=dict)
+    acl: str = "private"
 
 
 class ObjectService:
@@ -149,6 +150,7 @@ class ObjectService:
             owner=spec.owner,
             tags=spec.tags,
             lock=spec.lock,
+            acl=spec.acl,
             chunks=chunks,
         )
         return await self.commit(obj, condition)
@@ -203,6 +205,7 @@ class ObjectService:
             owner=spec.owner,
             tags=spec.tags,
             lock=spec.lock,
+            acl=spec.acl,
             chunks=chunks,
         )
         return await self.commit(obj, condition)

@@ -165,6 +165,18 @@ NoSuchObjectLockConfiguration = _e(
 )
 MalformedPolicy = _e("MalformedPolicy", 400, "Policies must be valid JSON.")
 NoSuchBucketPolicy = _e("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
+AccessControlListNotSupported = _e(
+    "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"
+)
+UnexpectedContent = _e("UnexpectedContent", 400, "This request does not support content")
+MissingSecurityHeader = _e(
+    "MissingSecurityHeader", 400, "Your request was missing a required header"
+)
+MalformedACLError = _e(
+    "MalformedACLError",
+    400,
+    "The XML you provided was not well-formed or did not validate against our published schema",
+)
 InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
 NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")
 NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")

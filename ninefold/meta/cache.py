@@ -363,6 +363,12 @@ class CachedMetaStore:
             ),
         )
 
+    async def set_object_acl(self, bucket: str, key: str, version_id: str | None, acl: str) -> bool:
+        return await self._write(
+            [_object_key(bucket, key)],
+            lambda: self.inner.set_object_acl(bucket, key, version_id, acl),
+        )
+
     async def set_object_lock(
         self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
     ) -> bool:

@@ -79,6 +79,8 @@ class ObjectVersion:
     chunks: tuple[ChunkRecord, ...] = ()
     #: Object Lock: {"mode": "GOVERNANCE" | "COMPLIANCE", "until": ISO 8601, "legal_hold": "ON"}
     lock: dict[str, str] = field(default_factory=dict)
+    #: canned ACL: private, public-read, public-read-write, authenticated-read, ...
+    acl: str = "private"
 
 
 @dataclass(frozen=True, slots=True)

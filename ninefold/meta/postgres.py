@@ -230,8 +230,8 @@ async def _insert_object(conn: Conn, obj: ObjectVersion) -> int:
     object_id: int = await conn.fetchval(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner, lock) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,"
-        "$14,$15,$16,$17) RETURNING id",
+        "tags, encryption, owner, lock, acl) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
+        "$13,$14,$15,$16,$17,$18) RETURNING id",
         obj.bucket,
         obj.key,
         obj.version_id,
@@ -249,6 +249,7 @@ async def _insert_object(conn: Conn, obj: ObjectVersion) -> int:
         json.dumps(obj.encryption),
         obj.owner,
         json.dumps(obj.lock),
+        obj.acl,
     )
     return object_id
 
@@ -541,6 +542,29 @@ class PostgresMetaStore:
             if row["is_latest"]:
                 await _promote_newest(conn, bucket, key)
             return DeleteOutcome(version_id, bool(row["is_delete_marker"]), True)
+
+    async def set_object_acl(self, bucket: str, key: str, version_id: str | None, acl: str) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await _versioning(conn, bucket)
+            await _key_lock(conn, bucket, key)
+            if version_id is None:
+                result = await conn.execute(
+                    "UPDATE objects SET acl = $1 WHERE bucket = $2 AND key = $3 AND is_latest "
+                    "AND NOT is_delete_marker",
+                    acl,
+                    bucket,
+                    key,
+                )
+            else:
+                result = await conn.execute(
+                    "UPDATE objects SET acl = $1 WHERE bucket = $2 AND key = $3 "
+                    "AND version_id = $4 AND NOT is_delete_marker",
+                    acl,
+                    bucket,
+                    key,
+                    version_id,
+                )
+        return bool(result == "UPDATE 1")
 
     async def set_object_lock(
         self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]

@@ -38,7 +38,7 @@ REPAIR_COLS = "r.id, r.chunk_id, r.reason, r.queued_at, c.size, c.scheme, c.bloc
 OBJ_COLS = (
     "id, bucket, key, version_id, is_latest, is_delete_marker, size, etag, last_modified, "
     "content_type, headers, user_meta, checksums, storage_class, part_sizes, tags, encryption, "
-    "owner, lock"
+    "owner, lock, acl"
 )
 
 
@@ -68,6 +68,7 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
         encryption,
         owner,
         lock,
+        acl,
     ) = row
     return ObjectVersion(
         bucket=bucket,
@@ -89,6 +90,7 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
         owner=owner,
         chunks=chunks,
         lock=json.loads(lock),
+        acl=acl,
     )
 
 

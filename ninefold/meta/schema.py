@@ -138,6 +138,8 @@ SQLITE_MIGRATIONS: list[str] = [
     # 7: the bucket policy (JSON text, "" for none) on the bucket row: every request reads it
     # with the bucket, and the gateways' cache holds the bucket record
     "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
+    # 8: the canned ACL of a version (private, public-read, ...)
+    "ALTER TABLE objects ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';",
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -258,4 +260,5 @@ POSTGRES_MIGRATIONS: list[str] = [
     """,
     "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
     "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
+    "ALTER TABLE objects ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';",
 ]

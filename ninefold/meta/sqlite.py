@@ -123,7 +123,7 @@ def _insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
     cur = conn.execute(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner, lock) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "tags, encryption, owner, lock, acl) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             obj.bucket,
             obj.key,
@@ -143,6 +143,7 @@ def _insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
             json.dumps(obj.encryption),
             obj.owner,
             json.dumps(obj.lock),
+            obj.acl,
         ),
     )
     assert cur.lastrowid is not None
@@ -437,6 +438,20 @@ class SqliteMetaStore:
             if row[1]:
                 _promote_newest(conn, bucket, key)
             return DeleteOutcome(version_id, bool(row[2]), True)
+
+        return await self._write(fn)
+
+    async def set_object_acl(self, bucket: str, key: str, version_id: str | None, acl: str) -> bool:
+        def fn(conn: sqlite3.Connection) -> bool:
+            _versioning(conn, bucket)
+            where, args = "is_latest = 1 AND is_delete_marker = 0", [bucket, key]
+            if version_id is not None:
+                where, args = "version_id = ? AND is_delete_marker = 0", [bucket, key, version_id]
+            cur = conn.execute(
+                f"UPDATE objects SET acl = ? WHERE bucket = ? AND key = ? AND {where}",
+                [acl, *args],
+            )
+            return cur.rowcount == 1
 
         return await self._write(fn)
 

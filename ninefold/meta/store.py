@@ -94,6 +94,10 @@ class MetaStore(Protocol):
         checked in the same transaction."""
         ...
 
+    async def set_object_acl(self, bucket: str, key: str, version_id: str | None, acl: str) -> bool:
+        """Replace the canned ACL of a version (the current one for None)."""
+        ...
+
     async def set_object_lock(
         self, bucket: str, key: str, version_id: str | None, lock: dict[str, str]
     ) -> bool:

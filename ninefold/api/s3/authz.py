@@ -6,8 +6,10 @@ carries the bucket policy. The policy is evaluated with the AWS rules (``ninefol
 * an explicit Deny refuses the request, the root user's included -- except the policy
   operations themselves for root, so that a bad policy can always be fixed;
 * an authenticated root user is otherwise allowed (there are no other users yet);
-* an anonymous request is allowed only by an Allow for Principal "*", and not at all when the
-  bucket's PublicAccessBlock has RestrictPublicBuckets and the policy is public.
+* an anonymous request is allowed by an Allow for Principal "*" (not when the bucket's
+  PublicAccessBlock has RestrictPublicBuckets and the policy is public), or else by a public
+  canned ACL (not under IgnorePublicAcls): bucket public-read lists, public-read-write writes,
+  object public-read reads.
 
 Condition keys: aws:SourceIp, aws:SecureTransport, aws:CurrentTime, aws:EpochTime,
 aws:username, aws:PrincipalType, aws:UserAgent, aws:Referer; s3:prefix, s3:delimiter,
@@ -136,7 +138,7 @@ async def authorize(
             raise errors.AccessDenied()
         return  # the handler answers NoSuchBucket
     if not bucket.policy:
-        if auth is None:
+        if auth is None and not await _acl_allows(meta, s3):
             raise errors.AccessDenied()
         return
     policy = _policy(bucket.name, bucket.policy)
@@ -157,13 +159,42 @@ async def authorize(
         raise errors.AccessDenied()
     if auth is not None:
         return
-    if decision != "Allow":
-        raise errors.AccessDenied()
-    if policy.is_public and await _restricts_public(meta, s3.bucket):
+    if decision == "Allow" and not (
+        policy.is_public and (await _public_flags(meta, s3.bucket)).get("RestrictPublicBuckets")
+    ):
+        return
+    if not await _acl_allows(meta, s3):
         raise errors.AccessDenied()
 
 
-async def _restricts_public(meta: MetaStore, bucket: str) -> bool:
+async def _public_flags(meta: MetaStore, bucket: str) -> dict[str, Any]:
     raw = await meta.get_bucket_config(bucket, "public-access-block")
-    flags: dict[str, Any] = json.loads(raw) if raw else {}
-    return bool(flags.get("RestrictPublicBuckets"))
+    return dict(json.loads(raw)) if raw else {}
+
+
+_READ = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
+_WRITE = frozenset({"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"})
+
+
+async def _acl_allows(meta: MetaStore, s3: S3Request) -> bool:
+    """Does a public canned ACL let an anonymous request through? Bucket public-read lists,
+    bucket public-read-write writes and deletes objects, object public-read reads it; all of
+    it void under the bucket's IgnorePublicAcls."""
+    assert s3.bucket is not None
+    action = action_of(s3)
+    if action not in _READ | _WRITE and action != "s3:ListBucket":
+        return False
+    if (await _public_flags(meta, s3.bucket)).get("IgnorePublicAcls"):
+        return False
+    if action in _READ and s3.key is not None:
+        version = s3.query.get("versionId")
+        obj = (
+            await meta.get_object_version(s3.bucket, s3.key, version)
+            if version
+            else await meta.get_object(s3.bucket, s3.key)
+        )
+        return obj is not None and obj.acl in ("public-read", "public-read-write")
+    bucket_acl = await meta.get_bucket_config(s3.bucket, "acl") or "private"
+    if action == "s3:ListBucket":
+        return bucket_acl in ("public-read", "public-read-write")
+    return bucket_acl == "public-read-write"

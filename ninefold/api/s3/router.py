@@ -40,7 +40,6 @@ _UNSUPPORTED = frozenset(
         "select",
         "torrent",
         "website",
-        "acl",
     }
 )
 
@@ -166,6 +165,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("GetBucketTagging")
         if "object-lock" in query:
             return make("GetObjectLockConfiguration")
+        if "acl" in query:
+            return make("GetBucketAcl")
         if "policyStatus" in query:
             return make("GetBucketPolicyStatus")
         if "policy" in query:
@@ -186,6 +187,8 @@ def _bucket_op(method: str, query: dict[str, str], make: _Make) -> S3Request:
             return make("PutBucketTagging")
         if "object-lock" in query:
             return make("PutObjectLockConfiguration")
+        if "acl" in query:
+            return make("PutBucketAcl")
         if "policy" in query:
             return make("PutBucketPolicy")
         return make("CreateBucket")
@@ -206,6 +209,8 @@ def _object_op(method: str, query: dict[str, str], copy: bool, make: _Make) -> S
     upload = "uploadId" in query
     if "tagging" in query and method in ("GET", "PUT", "DELETE"):
         return make({"GET": "Get", "PUT": "Put", "DELETE": "Delete"}[method] + "ObjectTagging")
+    if "acl" in query and method in ("GET", "PUT"):
+        return make(("Get" if method == "GET" else "Put") + "ObjectAcl")
     if "retention" in query and method in ("GET", "PUT"):
         return make(("Get" if method == "GET" else "Put") + "ObjectRetention")
     if "legal-hold" in query and method in ("GET", "PUT"):

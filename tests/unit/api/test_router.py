@@ -64,7 +64,7 @@ def test_route(
         ("GET", "/b1/" + "k" * 1025, {}, errors.KeyTooLongError),
         ("GET", "/b1/a%00b", {}, errors.InvalidArgument),
         ("GET", "/b1/%FF", {}, errors.InvalidArgument),
-        ("GET", "/b1", {"acl": ""}, errors.NotImplementedOp),
+        ("GET", "/b1", {"lifecycle": ""}, errors.NotImplementedOp),
         ("POST", "/", {}, errors.MethodNotAllowed),
         ("POST", "/b1", {}, errors.MethodNotAllowed),
         ("POST", "/b1", {"cors": ""}, errors.MethodNotAllowed),

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ninefold.api.s3.context import Context
 from ninefold.api.s3.handlers import (
+    acl,
     attributes,
     bucket_config,
     buckets,
@@ -31,6 +32,7 @@ HANDLERS: dict[str, Handler] = {
     **tagging.HANDLERS,
     **object_lock.HANDLERS,
     **policy.HANDLERS,
+    **acl.HANDLERS,
     **bucket_config.HANDLERS,
     **attributes.HANDLERS,
 }

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.handlers.acl import BUCKET_ACL, CANNED
 from ninefold.api.s3.router import validate_bucket_name
 from ninefold.api.s3.xml import child, element, iso8601, parse_xml, text_of
 from ninefold.core import errors
@@ -53,6 +54,9 @@ async def create_bucket(ctx: Context) -> web.StreamResponse:
                 f"{region} of this endpoint.",
             )
     lock = ctx.request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
+    acl = ctx.request.headers.get("x-amz-acl", "private")
+    if acl not in CANNED:
+        raise errors.InvalidArgument(f"Invalid canned ACL {acl!r}", ArgumentName="x-amz-acl")
     await ctx.services.objects.meta.create_bucket(
         Bucket(
             name=ctx.bucket,
@@ -64,6 +68,8 @@ async def create_bucket(ctx: Context) -> web.StreamResponse:
             object_lock=lock,
         )
     )
+    if acl != "private":
+        await ctx.services.objects.meta.put_bucket_config(ctx.bucket, BUCKET_ACL, acl)
     return web.Response(status=200, headers={"Location": f"/{ctx.bucket}"})
 
 

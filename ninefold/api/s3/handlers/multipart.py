@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.handlers.acl import acl_for_write
 from ninefold.api.s3.handlers.listing import parse_max
 from ninefold.api.s3.handlers.object_lock import lock_for_put
 from ninefold.api.s3.handlers.objects import copy_source, put_spec
@@ -47,7 +48,11 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
     algorithm = headers.get("x-amz-checksum-algorithm", "").lower()
     if algorithm and algorithm not in ALGORITHMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
-    spec = replace(put_spec(ctx, headers), lock=await lock_for_put(ctx, headers))
+    spec = replace(
+        put_spec(ctx, headers),
+        lock=await lock_for_put(ctx, headers),
+        acl=await acl_for_write(ctx, headers),
+    )
     upload = await ctx.services.multipart.create(ctx.bucket, ctx.key, spec, algorithm)
     root = element(
         "InitiateMultipartUploadResult",

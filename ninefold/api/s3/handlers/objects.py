@@ -12,6 +12,7 @@ from multidict import CIMultiDict
 
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.handlers.acl import acl_for_write
 from ninefold.api.s3.handlers.object_lock import lock_for_put, lock_headers
 from ninefold.api.s3.headers import (
     STORED_HEADERS,
@@ -106,7 +107,11 @@ async def put_object(ctx: Context) -> web.StreamResponse:
             ProposedSize=str(declared),
             MaxSizeAllowed=str(ctx.services.objects.settings.max_put_size_bytes),
         )
-    spec = replace(put_spec(ctx, headers), lock=await lock_for_put(ctx, headers))
+    spec = replace(
+        put_spec(ctx, headers),
+        lock=await lock_for_put(ctx, headers),
+        acl=await acl_for_write(ctx, headers),
+    )
     condition = write_condition(headers)
     body = open_body(ctx.request.content, plan, ctx.auth)
     obj = await ctx.services.objects.put_object(
@@ -346,6 +351,7 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
     spec = replace(
         spec,
         lock=await lock_for_put(ctx, headers),
+        acl=await acl_for_write(ctx, headers),
         tags=source.tags
         if tagging_directive == "COPY"
         else (parse_tagging_header(tagging) if tagging is not None else {}),
