@@ -10,6 +10,7 @@ The children stay in this process's process group, so stopping the group stops t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
@@ -24,6 +25,7 @@ from pathlib import Path
 __all__ = ["ClusterPlan", "load_or_create_cluster_secret", "run_cluster"]
 
 SECRET_FILE = "cluster-secret"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,16 @@ def load_or_create_cluster_secret(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(secret)
     return secret
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when the parent dies, even by SIGKILL (Linux), so a
+    killed ``cluster up`` never leaves nodes and gateways behind."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not glibc/Linux: the normal shutdown path still stops the children
+        pass
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
@@ -93,7 +105,13 @@ def run_cluster(plan: ClusterPlan, announce: Callable[[list[str]], None]) -> int
 
     def spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         with open(log, "ab") as out:
-            proc = subprocess.Popen([*exe, *args], stdout=out, stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(
+                [*exe, *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
         procs.append(proc)
         names[proc.pid] = log.stem
         return proc

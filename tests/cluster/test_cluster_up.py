@@ -6,6 +6,7 @@ write load, loses no acknowledged byte; Ctrl-C (SIGINT) stops every process of t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -261,3 +262,51 @@ def test_cluster_up_reports_a_node_that_cannot_start(tmp_path: Path) -> None:
             except OSError:
                 continue
     assert leftovers == []  # n1 was stopped
+
+
+def test_cluster_up_killed_with_sigkill_leaves_no_process(tmp_path: Path) -> None:
+    """Its children die with it (PR_SET_PDEATHSIG), even when it gets no chance to stop them."""
+    data = tmp_path / "c"
+    base = free_port_block(24)
+    log = tmp_path / "up.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                NINEFOLD,
+                "cluster",
+                "up",
+                str(data),
+                "--node-base-port",
+                str(base),
+                "--gateway-port",
+                str(base + 20),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops the cluster." not in log.read_text(errors="replace").splitlines():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert len(children(proc.pid)) == 9
+        proc.kill()  # SIGKILL to cluster up alone, not its group
+        proc.wait(10)
+        deadline = time.monotonic() + 20
+        while True:
+            left = []
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        if str(data).encode() in (entry / "cmdline").read_bytes():
+                            left.append(int(entry.name))
+                    except OSError:
+                        continue
+            if not left:
+                break
+            assert time.monotonic() < deadline, left
+            time.sleep(0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
