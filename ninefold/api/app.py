@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -49,6 +50,25 @@ class S3HttpRequest(web.BaseRequest):
         for name, value in self.get(LATE_HEADERS, {}).items():
             response.headers.setdefault(name, value)
         await super()._prepare_hook(response)
+
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def _access_key_of(parts: HttpRequestParts) -> str | None:
+    """The access key id a request is signed with (SigV4 or SigV2, header or query)."""
+    header = parts.headers.get("authorization", "")
+    if header.startswith("AWS4-"):
+        match = _CREDENTIAL.search(header)
+        return match.group(1) if match else None
+    if header.startswith("AWS "):
+        return header[4:].split(":", 1)[0].strip() or None
+    for name, value in parts.query:
+        if name == "X-Amz-Credential":
+            return value.split("/", 1)[0] or None
+        if name == "AWSAccessKeyId":
+            return value or None
+    return None
 
 
 def _query(raw: str) -> list[tuple[str, str]]:
@@ -139,6 +159,18 @@ class S3App:
         method = request.headers.get("access-control-request-method", request.method)
         return cors.actual_headers(rules, request.headers["origin"], method)
 
+    async def _lookup_for(self, parts: HttpRequestParts) -> CredentialLookup:
+        """The credential lookup for this request: the root key, or the user key it names
+        (``ninefold admin key``), fetched from metadata once, before the signature check."""
+        access_key = _access_key_of(parts)
+        if access_key is None or self.lookup(access_key) is not None:
+            return self.lookup
+        doc = await self.services.objects.meta.iam_get("key", access_key)
+        if doc is None or doc.get("status") != "Active":
+            return self.lookup
+        user = Credentials(access_key, str(doc["secret"]), str(doc["user"]), False)
+        return lambda key: user if key == access_key else self.lookup(key)
+
     def _v2_resource(self, raw_path: str, host: str) -> str:
         domain = self.services.settings.domain
         hostname = host.rsplit(":", 1)[0].lower()
@@ -156,9 +188,10 @@ class S3App:
         now = dt.datetime.now(dt.UTC)
         skew = self.services.settings.max_clock_skew_s
         resource = self._v2_resource(raw_path, request.headers.get("host", ""))
-        auth = verify_v2(
-            parts, self.lookup, now=now, max_skew_s=skew, resource_path=resource
-        ) or verify(parts, self.lookup, now=now, max_skew_s=skew)
+        lookup = await self._lookup_for(parts)
+        auth = verify_v2(parts, lookup, now=now, max_skew_s=skew, resource_path=resource) or verify(
+            parts, lookup, now=now, max_skew_s=skew
+        )
         query: dict[str, str] = {}
         for name, value in pairs:
             query.setdefault(name, value)

@@ -25,6 +25,7 @@ from ninefold.cli.config import (
 from ninefold.cli.embedded import prepare_data_dir, supervise
 from ninefold.cli.gateway import GatewayConfig, run_gateway
 from ninefold.cli.heal import heal_view
+from ninefold.cli.iam import group_app, key_app, policy_app, user_app
 from ninefold.cli.maptable import cluster_map_table
 from ninefold.cli.node import cluster_secret, run_node
 from ninefold.cli.wiring import open_meta
@@ -172,6 +173,10 @@ def gateway(
 admin = typer.Typer(no_args_is_help=True, help="Administer a cluster.")
 admin_node = typer.Typer(no_args_is_help=True, help="The cluster map's storage nodes.")
 admin.add_typer(admin_node, name="node")
+admin.add_typer(user_app, name="user")
+admin.add_typer(key_app, name="key")
+admin.add_typer(group_app, name="group")
+admin.add_typer(policy_app, name="policy")
 app.add_typer(admin, name="admin")
 
 MetaOption = Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite path.")]

@@ -233,7 +233,7 @@ def _action_ok(action: str) -> bool:
     return action == "*" or bool(re.fullmatch(r"s3:[A-Za-z*?]+", action, re.IGNORECASE))
 
 
-def _statement(raw: Any, bucket: str | None) -> _Statement:
+def _statement(raw: Any, bucket: str | None, identity: bool = False) -> _Statement:
     if not isinstance(raw, dict):
         raise errors.MalformedPolicy("Statement must be an object")
     known = {
@@ -253,7 +253,10 @@ def _statement(raw: Any, bucket: str | None) -> _Statement:
     effect = raw.get("Effect")
     if effect not in _EFFECTS:
         raise errors.MalformedPolicy("Invalid effect: must be Allow or Deny")
-    if ("Principal" in raw) == ("NotPrincipal" in raw):
+    if identity:
+        if "Principal" in raw or "NotPrincipal" in raw:
+            raise errors.MalformedPolicy("An identity policy cannot name a Principal")
+    elif ("Principal" in raw) == ("NotPrincipal" in raw):
         raise errors.MalformedPolicy("Statement needs exactly one of Principal and NotPrincipal")
     if ("Action" in raw) == ("NotAction" in raw):
         raise errors.MalformedPolicy("Statement needs exactly one of Action and NotAction")
@@ -312,9 +315,10 @@ class Policy:
         return any(s.effect == "Allow" and s.public and not s.conditions for s in self.statements)
 
 
-def parse_policy(text: str | bytes, bucket: str | None = None) -> Policy:
+def parse_policy(text: str | bytes, bucket: str | None = None, *, identity: bool = False) -> Policy:
     """Parse and validate a policy document; MalformedPolicy (400) when it is not one. With
-    ``bucket``, every resource must be in that bucket (a bucket policy)."""
+    ``bucket``, every resource must be in that bucket (a bucket policy); ``identity``: a policy
+    attached to a user or group, which names no Principal (it applies to its holder)."""
     try:
         doc = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -326,4 +330,4 @@ def parse_policy(text: str | bytes, bucket: str | None = None) -> Policy:
     raw = doc.get("Statement")
     if raw is None or raw == []:
         raise errors.MalformedPolicy("Missing required field Statement")
-    return Policy(tuple(_statement(s, bucket) for s in _as_list(raw)))
+    return Policy(tuple(_statement(s, bucket, identity) for s in _as_list(raw)))

@@ -521,6 +521,15 @@ class CachedMetaStore:
     async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
         return await self.inner.list_chunks(after, limit)
 
+    async def iam_get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return await self.inner.iam_get(kind, name)
+
+    async def iam_put(self, kind: str, name: str, doc: dict[str, Any] | None) -> None:
+        await self.inner.iam_put(kind, name, doc)
+
+    async def iam_list(self, kind: str) -> dict[str, dict[str, Any]]:
+        return await self.inner.iam_list(kind)
+
     async def put_job_status(self, job: str, status: dict[str, Any]) -> None:
         await self.inner.put_job_status(job, status)
 

@@ -140,6 +140,15 @@ SQLITE_MIGRATIONS: list[str] = [
     "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
     # 8: the canned ACL of a version (private, public-read, ...)
     "ALTER TABLE objects ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';",
+    # 9: identities: users, access keys, groups, policies -- one JSON document per entity
+    """
+    CREATE TABLE iam (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc  TEXT NOT NULL,
+        PRIMARY KEY (kind, name)
+    );
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -261,4 +270,12 @@ POSTGRES_MIGRATIONS: list[str] = [
     "ALTER TABLE objects ADD COLUMN lock TEXT NOT NULL DEFAULT '{}';",
     "ALTER TABLE buckets ADD COLUMN policy TEXT NOT NULL DEFAULT '';",
     "ALTER TABLE objects ADD COLUMN acl TEXT NOT NULL DEFAULT 'private';",
+    """
+    CREATE TABLE iam (
+        kind TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        doc  TEXT NOT NULL,
+        PRIMARY KEY (kind, name)
+    );
+    """,
 ]

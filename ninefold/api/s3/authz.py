@@ -5,7 +5,10 @@ carries the bucket policy. The policy is evaluated with the AWS rules (``ninefol
 
 * an explicit Deny refuses the request, the root user's included -- except the policy
   operations themselves for root, so that a bad policy can always be fixed;
-* an authenticated root user is otherwise allowed (there are no other users yet);
+* an authenticated root user is otherwise allowed;
+* a user (``ninefold admin user``) is allowed when a policy attached to it or to one of its
+  groups, or the bucket policy (Principal ``arn:aws:iam::000000000000:user/NAME``), allows
+  the request and none of them denies it;
 * an anonymous request is allowed by an Allow for Principal "*" (not when the bucket's
   PublicAccessBlock has RestrictPublicBuckets and the policy is public), or else by a public
   canned ACL (not under IgnorePublicAcls): bucket public-read lists, public-read-write writes,
@@ -84,12 +87,12 @@ def action_of(s3: S3Request) -> str:
     return _ACTIONS.get(s3.op, f"s3:{s3.op}")
 
 
-def _policy(bucket: str, text: str) -> Policy:
+def _policy(scope: str, text: str, *, identity: bool = False) -> Policy:
     """Parsed policies, kept per process (a policy is parsed once, not per request)."""
-    key = f"{bucket}\0{text}"
+    key = f"{scope}\0{identity}\0{text}"
     policy = _PARSED.get(key)
     if policy is None:
-        policy = _PARSED[key] = parse_policy(text)
+        policy = _PARSED[key] = parse_policy(text, identity=identity)
         if len(_PARSED) > 512:
             _PARSED.popitem(last=False)
     else:
@@ -128,6 +131,9 @@ async def authorize(
     meta: MetaStore, request: web.BaseRequest, s3: S3Request, auth: AuthResult | None
 ) -> None:
     """Raise AccessDenied unless the request may go on (see the module docstring)."""
+    if auth is not None and not auth.principal.is_root:
+        await _authorize_user(meta, request, s3, auth)
+        return
     if s3.bucket is None:
         if auth is None:
             raise errors.AccessDenied()
@@ -142,19 +148,7 @@ async def authorize(
             raise errors.AccessDenied()
         return
     policy = _policy(bucket.name, bucket.policy)
-    resource = f"arn:aws:s3:::{s3.bucket}" + (f"/{s3.key}" if s3.key is not None else "")
-    context = _context(request, s3, auth)
-    if s3.key is not None and "s3:existingobjecttag/" in bucket.policy.lower():
-        current = await meta.get_object(s3.bucket, s3.key)
-        for tag, value in (current.tags if current is not None else {}).items():
-            context[f"s3:existingobjecttag/{tag.lower()}"] = value
-    facts = RequestFacts(
-        principal=ROOT_ARN if auth is not None else ANONYMOUS,
-        action=action_of(s3),
-        resource=resource,
-        context=context,
-    )
-    decision = policy.evaluate(facts)
+    decision = policy.evaluate(await _facts(meta, request, s3, auth, bucket.policy))
     if decision == "Deny" and not (auth is not None and s3.op in _POLICY_OPS):
         raise errors.AccessDenied()
     if auth is not None:
@@ -164,6 +158,63 @@ async def authorize(
     ):
         return
     if not await _acl_allows(meta, s3):
+        raise errors.AccessDenied()
+
+
+async def _facts(
+    meta: MetaStore,
+    request: web.BaseRequest,
+    s3: S3Request,
+    auth: AuthResult | None,
+    policy_text: str,
+) -> RequestFacts:
+    if s3.bucket is None:
+        resource = "arn:aws:s3:::*"
+    else:
+        resource = f"arn:aws:s3:::{s3.bucket}" + (f"/{s3.key}" if s3.key is not None else "")
+    context = _context(request, s3, auth)
+    if s3.bucket and s3.key is not None and "s3:existingobjecttag/" in policy_text.lower():
+        current = await meta.get_object(s3.bucket, s3.key)
+        for tag, value in (current.tags if current is not None else {}).items():
+            context[f"s3:existingobjecttag/{tag.lower()}"] = value
+    if auth is None:
+        principal = ANONYMOUS
+    elif auth.principal.is_root:
+        principal = ROOT_ARN
+    else:
+        principal = f"arn:aws:iam::{ACCOUNT}:user/{auth.principal.user}"
+    return RequestFacts(
+        principal=principal, action=action_of(s3), resource=resource, context=context
+    )
+
+
+async def identity_policies(meta: MetaStore, user: str) -> list[Policy]:
+    """The policies attached to ``user`` and to its groups."""
+    doc = await meta.iam_get("user", user) or {}
+    names = list(doc.get("policies", []))
+    for group in doc.get("groups", []):
+        names += (await meta.iam_get("group", group) or {}).get("policies", [])
+    out = []
+    for name in dict.fromkeys(names):
+        policy_doc = await meta.iam_get("policy", name)
+        if policy_doc is not None:
+            out.append(_policy(f"iam:{name}", policy_doc["document"], identity=True))
+    return out
+
+
+async def _authorize_user(
+    meta: MetaStore, request: web.BaseRequest, s3: S3Request, auth: AuthResult
+) -> None:
+    """A user (not root): allowed when its identity policies or the bucket policy allow the
+    request and none of them denies it."""
+    bucket = await meta.get_bucket(s3.bucket) if s3.bucket is not None else None
+    policies = await identity_policies(meta, auth.principal.user)
+    texts = [bucket.policy] if bucket is not None and bucket.policy else []
+    facts = await _facts(meta, request, s3, auth, " ".join(texts) + " s3:ExistingObjectTag/")
+    decisions = [p.evaluate(facts) for p in policies]
+    if bucket is not None and bucket.policy:
+        decisions.append(_policy(bucket.name, bucket.policy).evaluate(facts))
+    if "Deny" in decisions or "Allow" not in decisions:
         raise errors.AccessDenied()
 
 

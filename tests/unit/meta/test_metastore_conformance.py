@@ -869,3 +869,23 @@ def test_object_lock_is_enforced_in_the_delete_transaction(
         await store.close()
 
     run(go())
+
+
+def test_identity_documents(tmp_path: Path, backend: OpenStore) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.iam_get("user", "alice") is None
+        await store.iam_put("user", "alice", {"groups": [], "policies": ["p"]})
+        await store.iam_put("user", "bob", {"groups": ["g"], "policies": []})
+        await store.iam_put("key", "NFKEY", {"secret": "s", "user": "alice", "status": "Active"})
+        assert await store.iam_get("user", "alice") == {"groups": [], "policies": ["p"]}
+        await store.iam_put("user", "alice", {"groups": ["g"], "policies": []})
+        assert (await store.iam_get("user", "alice")) == {"groups": ["g"], "policies": []}
+        assert list(await store.iam_list("user")) == ["alice", "bob"]
+        assert list(await store.iam_list("key")) == ["NFKEY"]
+        await store.iam_put("user", "alice", None)
+        assert list(await store.iam_list("user")) == ["bob"]
+        assert await store.iam_get("user", "alice") is None
+        await store.close()
+
+    run(go())
