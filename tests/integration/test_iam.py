@@ -136,6 +136,25 @@ def test_users_keys_groups_and_policies(fresh_server: ServerProc, tmp_path: Path
         ),
     )
     assert bob.get_object(Bucket="team-data", Key="reports/b.txt")["Body"].read() == b"b"
+    # a condition on the user's name (aws:username)
+    named = write_policy(
+        tmp_path,
+        "named",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::team-data/home/*",
+                "Condition": {"StringEquals": {"aws:username": "bob"}},
+            }
+        ],
+    )
+    admin(server, "policy", "create", "named", "--file", named)
+    admin(server, "policy", "attach", "named", "--user", "bob")
+    admin(server, "policy", "attach", "named", "--user", "alice")
+    bob.put_object(Bucket="team-data", Key="home/bob.txt", Body=b"mine")
+    with raises_s3("AccessDenied", 403):
+        alice.put_object(Bucket="team-data", Key="home/alice.txt", Body=b"not allowed")
 
     # keys: disabled, enabled, deleted
     admin(server, "key", "disable", alice_key[0])
