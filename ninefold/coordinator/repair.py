@@ -20,15 +20,36 @@ from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId, FragmentWriter
 from ninefold.fragments.records import ChunkRecord
 
-__all__ = ["rebuild", "stripe_count"]
+__all__ = ["fragment_blocks", "move_fragments", "rebuild", "verify_fragment"]
 
 log = logging.getLogger("ninefold.repair")
 
+#: blocks asked for per read when a fragment is verified whole
+VERIFY_BATCH_BLOCKS = 16
 
-def stripe_count(record: ChunkRecord, scheme: Scheme, stripe_bytes: int) -> int:
-    """Blocks per fragment: a chunk of size 0 still has one (empty) stripe."""
-    unit = stripe_bytes if scheme.kind == "ec" else UNIT_BYTES
+
+def fragment_blocks(io: ChunkIO, record: ChunkRecord) -> int:
+    """Blocks in each fragment of ``record`` (one per stripe; a chunk of size 0 still has one)."""
+    scheme = Scheme.parse(record.scheme)
+    unit = io.codec(scheme).stripe_bytes if scheme.kind == "ec" else UNIT_BYTES
     return max(1, math.ceil(record.size / unit))
+
+
+async def verify_fragment(io: ChunkIO, record: ChunkRecord, index: int) -> tuple[bool, int]:
+    """(fragment ``index`` is whole and every block passes its checksum, payload bytes read).
+    Stores verify the CRC32C of each block they return; a block too many is damage too.
+    Raises StorageError/OSError when the store cannot be read."""
+    store = io.stores[record.stores[index]]
+    fid = FragmentId(record.chunk_id, index)
+    expected = fragment_blocks(io, record)
+    read = 0
+    for first in range(0, expected, VERIFY_BATCH_BLOCKS):
+        count = min(VERIFY_BATCH_BLOCKS, expected - first)
+        blocks = await store.read_blocks(fid, first, count)
+        read += sum(len(b) for b in blocks)
+        if len(blocks) != count:
+            return False, read
+    return len(await store.read_blocks(fid, expected, 1)) == 0, read
 
 
 async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> ChunkRecord:
@@ -39,7 +60,7 @@ async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> 
         return record
     scheme = Scheme.parse(record.scheme)
     codec = io.codec(scheme) if scheme.kind == "ec" else None
-    stripes = stripe_count(record, scheme, codec.stripe_bytes if codec else UNIT_BYTES)
+    stripes = fragment_blocks(io, record)
     missing = sorted(targets)
     # the sources: every fragment but the ones being rebuilt
     source = replace(
@@ -84,9 +105,7 @@ async def move_fragments(io: ChunkIO, record: ChunkRecord, targets: dict[int, st
     drain): block by block from its current store, each block verified on read and on write.
     A fragment whose source cannot be read is rebuilt from the others instead. Returns the
     record with the new placement; the caller records it and hands the old copies to GC."""
-    scheme = Scheme.parse(record.scheme)
-    codec = io.codec(scheme) if scheme.kind == "ec" else None
-    blocks_total = stripe_count(record, scheme, codec.stripe_bytes if codec else UNIT_BYTES)
+    blocks_total = fragment_blocks(io, record)
     moved = list(record.stores)
     fallback: dict[int, str] = {}
     for i, target in targets.items():

@@ -22,9 +22,8 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-from ninefold.coordinator.repair import move_fragments, stripe_count
+from ninefold.coordinator.repair import fragment_blocks, move_fragments
 from ninefold.core.errors import StorageError
-from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.records import ChunkRecord
 from ninefold.placement.rendezvous import place
 from ninefold.workers.walk import ChunkWalker
@@ -68,9 +67,7 @@ class Rebalancer(ChunkWalker):
             return 0
         old = tuple(s if i in targets else "" for i, s in enumerate(record.stores))
         await self.meta.gc_queue_chunks([replace(record, stores=old)])
-        scheme = Scheme.parse(record.scheme)
-        stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
-        return len(targets) * record.block_size * stripe_count(record, scheme, stripe)
+        return len(targets) * record.block_size * fragment_blocks(self.io, record)
 
     async def visit(self, record: ChunkRecord, status: dict[str, Any]) -> int:
         targets = len(self.plan(record))

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from ninefold.coordinator.chunks import ChunkIO
-from ninefold.coordinator.repair import rebuild, stripe_count
+from ninefold.coordinator.repair import fragment_blocks, rebuild, verify_fragment
 from ninefold.core.errors import StorageError
 from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId
@@ -110,22 +110,13 @@ class RepairWorker:
 
     async def _fragment_ok(self, record: ChunkRecord, index: int, verify: bool) -> bool:
         """The fragment exists with the expected number of blocks (and, with ``verify``, every
-        block passes its checksum: stores verify each block they return)."""
-        store = self.io.stores[record.stores[index]]
+        block passes its checksum)."""
         fid = FragmentId(record.chunk_id, index)
-        scheme = Scheme.parse(record.scheme)
-        expected = stripe_count(
-            record, scheme, self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
-        )
         try:
-            info = await store.head(fid)
-            if info is None or info.block_count != expected:
-                return False
-            for first in range(0, expected, 16) if verify else ():
-                count = min(16, expected - first)
-                if len(await store.read_blocks(fid, first, count)) != count:
-                    return False
-            return True
+            if verify:
+                return (await verify_fragment(self.io, record, index))[0]
+            info = await self.io.stores[record.stores[index]].head(fid)
+            return info is not None and info.block_count == fragment_blocks(self.io, record)
         except (StorageError, OSError) as exc:
             log.info("chunk %s fragment %d: %s", record.chunk_id, index, exc)
             return False
@@ -189,8 +180,7 @@ class RepairWorker:
         )
         if any(displaced):
             await self.meta.gc_queue_chunks([replace(record, stores=displaced)])
-        codec_stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
-        fragment_bytes = record.block_size * stripe_count(record, scheme, codec_stripe)
+        fragment_bytes = record.block_size * fragment_blocks(self.io, record)
         self.stats.fragments_rebuilt += len(targets)
         self.stats.bytes_rebuilt += len(targets) * fragment_bytes
         self.stats.chunks_repaired += 1

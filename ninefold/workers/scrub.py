@@ -18,10 +18,8 @@ import logging
 from typing import Any
 
 from ninefold.coordinator.chunks import ChunkIO
-from ninefold.coordinator.repair import stripe_count
+from ninefold.coordinator.repair import verify_fragment
 from ninefold.core.errors import StorageError
-from ninefold.erasure.scheme import Scheme
-from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.store import MetaStore
 from ninefold.workers.walk import ChunkWalker
@@ -29,8 +27,6 @@ from ninefold.workers.walk import ChunkWalker
 __all__ = ["Scrubber"]
 
 log = logging.getLogger("ninefold.scrub")
-
-BLOCKS_PER_READ = 16
 
 
 class Scrubber(ChunkWalker):
@@ -43,26 +39,17 @@ class Scrubber(ChunkWalker):
 
     async def check_fragment(self, record: ChunkRecord, index: int) -> tuple[bool, int]:
         """(fragment whole and valid, payload bytes read)."""
-        store = self.io.stores[record.stores[index]]
-        scheme = Scheme.parse(record.scheme)
-        stripe = self.io.codec(scheme).stripe_bytes if scheme.kind == "ec" else 0
-        expected = stripe_count(record, scheme, stripe)
-        fid = FragmentId(record.chunk_id, index)
-        read = 0
         try:
-            for first in range(0, expected, BLOCKS_PER_READ):
-                count = min(BLOCKS_PER_READ, expected - first)
-                blocks = await store.read_blocks(fid, first, count)
-                read += sum(len(b) for b in blocks)
-                if len(blocks) != count:
-                    return False, read
-            # no block beyond the last expected one either
-            return len(await store.read_blocks(fid, expected, 1)) == 0, read
+            return await verify_fragment(self.io, record, index)
         except (StorageError, OSError) as exc:
             log.warning(
-                "scrub: chunk %s fragment %d on %s: %s", record.chunk_id, index, store.store_id, exc
+                "scrub: chunk %s fragment %d on %s: %s",
+                record.chunk_id,
+                index,
+                record.stores[index],
+                exc,
             )
-            return False, read
+            return False, 0
 
     async def check_chunk(self, record: ChunkRecord) -> tuple[bool, int, int]:
         """(every reachable fragment valid, fragments checked, bytes read)."""
