@@ -44,6 +44,19 @@ def prefix_successor(prefix: str) -> str | None:
     return None
 
 
+def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix ``key`` rolls up into (up to and including the first ``delimiter``
+    after ``prefix``), or None when it is listed as itself.
+
+    >>> common_prefix("photos/2024/a.jpg", "photos/", "/"), common_prefix("a.jpg", "", "/")
+    ('photos/2024/', None)
+    """
+    if not delimiter:
+        return None
+    cut = key.find(delimiter, len(prefix))
+    return key[: cut + len(delimiter)] if cut >= 0 else None
+
+
 class RangeQuery(NamedTuple):
     """Rows with ``lower < key`` (``<=`` when inclusive) and ``key < upper``, in key order."""
 
@@ -76,11 +89,9 @@ class ListCursor:
         self._lower, self._inclusive = after, False
         if prefix > after:
             self._lower, self._inclusive = prefix, True
-        if delimiter and after.startswith(prefix):
-            # a marker that is itself a common prefix (or inside one) continues after it
-            cut = after.find(delimiter, len(prefix))
-            if cut >= 0:
-                self._seek_past(after[: cut + len(delimiter)])
+        # a marker that is itself a common prefix (or inside one) continues after it
+        if after.startswith(prefix) and (common := common_prefix(after, prefix, delimiter)):
+            self._seek_past(common)
 
     def _seek_past(self, common: str) -> None:
         successor = prefix_successor(common)
@@ -107,9 +118,8 @@ class ListCursor:
             if len(self.entries) + len(self.prefixes) >= self.max_keys:
                 self.truncated, self._done = True, True
                 return
-            cut = key.find(self.delimiter, len(self.prefix)) if self.delimiter else -1
-            if cut >= 0:
-                common = key[: cut + len(self.delimiter)]
+            common = common_prefix(key, self.prefix, self.delimiter)
+            if common is not None:
                 self.prefixes.append(common)
                 self.last = common
                 self._seek_past(common)
@@ -183,10 +193,10 @@ class VersionCursor:
         self._lower, self._below = key_marker, (marker_id if marker_id is not None else -1)
         if prefix > key_marker:
             self._lower, self._below = prefix, ALL_VERSIONS
-        if delimiter and key_marker.startswith(prefix):
-            cut = key_marker.find(delimiter, len(prefix))
-            if cut >= 0:
-                self._seek_past(key_marker[: cut + len(delimiter)])
+        if key_marker.startswith(prefix) and (
+            common := common_prefix(key_marker, prefix, delimiter)
+        ):
+            self._seek_past(common)
 
     def _seek_past(self, common: str) -> None:
         successor = prefix_successor(common)
@@ -211,9 +221,8 @@ class VersionCursor:
             if len(self.versions) + len(self.prefixes) >= self.max_keys:
                 self.truncated, self._done = True, True
                 return
-            cut = key.find(self.delimiter, len(self.prefix)) if self.delimiter else -1
-            if cut >= 0:
-                common = key[: cut + len(self.delimiter)]
+            common = common_prefix(key, self.prefix, self.delimiter)
+            if common is not None:
                 self.prefixes.append(common)
                 self.next_key, self.next_version = common, None
                 self._seek_past(common)
