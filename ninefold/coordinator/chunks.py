@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import Executor
 
 from ninefold.core.errors import (
+    CorruptFragment,
     DataUnavailable,
     FragmentNotFound,
     StorageError,
@@ -28,7 +29,7 @@ from ninefold.core.errors import (
 from ninefold.erasure.codec import ECCodec
 from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId, FragmentStore, FragmentWriter
-from ninefold.fragments.records import ChunkRecord
+from ninefold.fragments.records import INLINE, ChunkRecord
 from ninefold.placement.rendezvous import StoreInfo, place
 
 __all__ = ["ChunkIO", "ChunkRecord", "ChunkWriter"]
@@ -224,6 +225,15 @@ class ChunkIO:
             return
         if offset < 0 or offset + length > record.size:
             raise ValueError("range outside the chunk")
+        if record.scheme == INLINE:
+            try:
+                payload = record.inline_payload()
+            except CorruptFragment as exc:
+                raise DataUnavailable(f"chunk {record.chunk_id}: inline bytes: {exc}") from exc
+            if len(payload) != record.size:
+                raise DataUnavailable(f"chunk {record.chunk_id}: inline bytes are short")
+            yield payload[offset : offset + length]
+            return
         scheme = Scheme.parse(record.scheme)
         if scheme.kind == "ec":
             pieces = self._read_ec(record, scheme, offset, length)

@@ -14,6 +14,9 @@ class CoordinatorSettings:
     small_object_max_bytes: int = 128 * 1024
     ec_scheme: str = "ec:6+3"
     small_scheme: str = "rep:4"
+    #: objects (and parts) up to this size are stored inline in their metadata row: no fragment
+    #: files at all (each new file costs ~300 µs of kernel CPU here; see BENCHMARKS.md)
+    inline_max_bytes: int = 32 * 1024
     #: S3's minimum size of every multipart part but the last
     min_part_size_bytes: int = 5 * 1024 * 1024
     #: S3's limits: a single PUT (or part) up to 5 GiB, a multipart object up to 5 TiB

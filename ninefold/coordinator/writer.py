@@ -8,6 +8,7 @@ executor on large buffers, concurrently with the erasure-coding write of the sam
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from typing import Protocol
@@ -20,6 +21,9 @@ from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.records import ChunkRecord
 
 __all__ = ["BodySource", "DataWriter", "IteratorBody", "write_body"]
+
+#: buffers up to this size are hashed on the event loop (tens of µs), not in the executor
+INLINE_HASH_BYTES = 64 * 1024
 
 
 class BodySource(Protocol):
@@ -76,6 +80,9 @@ class DataWriter:
         if self._writer is None and not self._done:
             if not self._pending:
                 return ()
+            if len(self._pending) <= self._settings.inline_max_bytes:
+                payload, self._pending = bytes(self._pending), bytearray()
+                return (ChunkRecord.inline(secrets.token_hex(16), payload),)
             writer = self._io.new_chunk_writer(Scheme.parse(self._settings.small_scheme))
             self._writer = writer
             await writer.write(bytes(self._pending))
@@ -114,6 +121,10 @@ async def write_body(
     buffer = bytearray()
 
     async def flush(data: bytes) -> None:
+        if len(data) <= INLINE_HASH_BYTES:  # a thread hop costs more than hashing this
+            hasher.update(data)
+            await writer.write(data)
+            return
         hashing = loop.run_in_executor(executor, hasher.update, data)
         await asyncio.gather(hashing, writer.write(data))
 

@@ -6,11 +6,17 @@ and the coordinator (which writes and reads through it) need it, and neither may
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChunkRecord"]
+from ninefold.fragments.format import RECORD_OVERHEAD, frame_block, unframe_record
+
+__all__ = ["INLINE", "ChunkRecord"]
+
+#: the scheme of a chunk whose bytes live in its metadata row (small objects), not in fragments
+INLINE = "inline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +26,10 @@ class ChunkRecord:
     ``stores[i]`` is the id of the store holding fragment ``i``, or ``""`` when that fragment's
     write failed (the chunk then waits for repair). ``block_size`` is the payload size of every
     block of a fragment but the last.
+
+    An :data:`INLINE` chunk has no fragments (``stores == ()``): ``data`` holds its bytes as
+    one checksummed record of the fragment format (length, CRC32C, payload), stored in the
+    metadata row itself and committed in the same transaction as the object.
     """
 
     chunk_id: str
@@ -27,15 +37,30 @@ class ChunkRecord:
     scheme: str
     block_size: int
     stores: tuple[str, ...]
+    data: bytes | None = None
+
+    @classmethod
+    def inline(cls, chunk_id: str, payload: bytes) -> ChunkRecord:
+        return cls(chunk_id, len(payload), INLINE, len(payload), (), frame_block(payload) + payload)
+
+    def inline_payload(self) -> bytes:
+        """The verified bytes of an inline chunk; CorruptFragment if they are damaged."""
+        if self.data is None:
+            raise ValueError(f"chunk {self.chunk_id} is not inline")
+        payload, _ = unframe_record(self.data, max(1, len(self.data) - RECORD_OVERHEAD))
+        return payload
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "id": self.chunk_id,
             "size": self.size,
             "scheme": self.scheme,
             "block": self.block_size,
             "stores": list(self.stores),
         }
+        if self.data is not None:
+            out["data"] = base64.b64encode(self.data).decode()
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ChunkRecord:
@@ -45,6 +70,7 @@ class ChunkRecord:
             scheme=str(data["scheme"]),
             block_size=int(data["block"]),
             stores=tuple(str(s) for s in data["stores"]),
+            data=base64.b64decode(data["data"]) if "data" in data else None,
         )
 
     def dumps(self) -> str:

@@ -124,7 +124,9 @@ class ListCursor:
                 self.last = common
                 self._seek_past(common)
                 return
-            algorithms = tuple(a for a in json.loads(checksums) if a != "type")
+            algorithms = (
+                tuple(a for a in json.loads(checksums) if a != "type") if checksums != "{}" else ()
+            )
             self.entries.append(
                 ListEntry(key, size, etag, last_modified, storage_class, owner, algorithms)
             )

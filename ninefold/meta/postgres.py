@@ -47,6 +47,7 @@ from ninefold.meta.models import (
 from ninefold.meta.rows import (
     BUCKET_COLS,
     CHUNK_COLS,
+    CHUNK_DATA_COLS,
     NODE_COLS,
     OBJ_COLS,
     REPAIR_COLS,
@@ -183,7 +184,8 @@ async def _queue_chunks_of(conn: Conn, column: str, owner_id: int, now: float) -
     )
     await conn.execute(
         "INSERT INTO gc_queue (chunk_id, size, scheme, block_size, stores, queued_at) "
-        f"SELECT chunk_id, size, scheme, block_size, stores, $2 FROM chunks WHERE {column} = $1",
+        f"SELECT chunk_id, size, scheme, block_size, stores, $2 FROM chunks WHERE {column} = $1 "
+        "AND scheme <> 'inline'",
         owner_id,
         now,
     )
@@ -195,8 +197,8 @@ async def _insert_chunks(
 ) -> None:
     if chunks:
         await conn.executemany(
-            f"INSERT INTO chunks (chunk_id, {column}, seq, size, scheme, block_size, stores) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            f"INSERT INTO chunks (chunk_id, {column}, seq, size, scheme, block_size, stores, data) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [
                 (
                     c.chunk_id,
@@ -206,6 +208,7 @@ async def _insert_chunks(
                     c.scheme,
                     c.block_size,
                     json.dumps(list(c.stores)),
+                    c.data,
                 )
                 for i, c in enumerate(chunks)
             ],
@@ -472,7 +475,7 @@ class PostgresMetaStore:
             if row is None or row["is_delete_marker"]:
                 return None
             chunks = await conn.fetch(
-                f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
+                f"SELECT {CHUNK_DATA_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
             )
             return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
 
@@ -612,7 +615,7 @@ class PostgresMetaStore:
             if row is None:
                 return None
             chunks = await conn.fetch(
-                f"SELECT {CHUNK_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
+                f"SELECT {CHUNK_DATA_COLS} FROM chunks WHERE object_id = $1 ORDER BY seq", row["id"]
             )
         return object_from_row(tuple(row), tuple(chunk_from_row(tuple(c)) for c in chunks))
 
@@ -765,7 +768,7 @@ class PostgresMetaStore:
             parts = []
             for r in rows:
                 chunks = await conn.fetch(
-                    f"SELECT {CHUNK_COLS} FROM chunks WHERE part_id = $1 ORDER BY seq", r["id"]
+                    f"SELECT {CHUNK_DATA_COLS} FROM chunks WHERE part_id = $1 ORDER BY seq", r["id"]
                 )
                 parts.append(
                     Part(
@@ -931,6 +934,7 @@ class PostgresMetaStore:
     # -- garbage collection -------------------------------------------------------------------
 
     async def gc_queue_chunks(self, chunks: list[ChunkRecord]) -> None:
+        chunks = [c for c in chunks if c.data is None]  # inline bytes go with their row
         if not chunks:
             return
         now = time.time()
@@ -1006,7 +1010,8 @@ class PostgresMetaStore:
 
     async def list_chunks(self, after: str, limit: int) -> list[ChunkRecord]:
         rows = await self._pool.fetch(
-            f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id > $1 ORDER BY chunk_id LIMIT $2",
+            f"SELECT {CHUNK_COLS} FROM chunks WHERE chunk_id > $1 AND scheme <> 'inline' "
+            "ORDER BY chunk_id LIMIT $2",
             after,
             limit,
         )

@@ -16,6 +16,7 @@ from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, RepairItem, 
 __all__ = [
     "BUCKET_COLS",
     "CHUNK_COLS",
+    "CHUNK_DATA_COLS",
     "NODE_COLS",
     "OBJ_COLS",
     "REPAIR_COLS",
@@ -32,6 +33,8 @@ __all__ = [
 
 BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock, policy"
 CHUNK_COLS = "chunk_id, size, scheme, block_size, stores"
+#: with the inline bytes of small chunks: for reading an object or part, not for walks
+CHUNK_DATA_COLS = CHUNK_COLS + ", data"
 NODE_COLS = "node_id, url, zone, drives, weight, state, health, last_seen"
 REPAIR_COLS = "r.id, r.chunk_id, r.reason, r.queued_at, c.size, c.scheme, c.block_size, c.stores"
 
@@ -43,8 +46,16 @@ OBJ_COLS = (
 
 
 def chunk_from_row(row: Sequence[Any]) -> ChunkRecord:
-    chunk_id, size, scheme, block_size, stores = row
-    return ChunkRecord(chunk_id, size, scheme, block_size, tuple(json.loads(stores)))
+    chunk_id, size, scheme, block_size, stores = row[:5]
+    data = row[5] if len(row) > 5 and row[5] is not None else None
+    return ChunkRecord(
+        chunk_id,
+        size,
+        scheme,
+        block_size,
+        tuple(json.loads(stores)),
+        bytes(data) if data is not None else None,
+    )
 
 
 def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> ObjectVersion:

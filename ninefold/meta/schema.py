@@ -149,6 +149,8 @@ SQLITE_MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, name)
     );
     """,
+    # small objects' bytes inline in their chunk row (ChunkRecord.data)
+    "ALTER TABLE chunks ADD COLUMN data BLOB;",
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -278,4 +280,5 @@ POSTGRES_MIGRATIONS: list[str] = [
         PRIMARY KEY (kind, name)
     );
     """,
+    "ALTER TABLE chunks ADD COLUMN data BYTEA;",
 ]

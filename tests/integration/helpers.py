@@ -37,7 +37,9 @@ from botocore.exceptions import ClientError
 REGION = "us-east-1"
 KiB = 1024
 MiB = 1024 * KiB
-#: objects up to this size are replicated x4, above it erasure-coded 6+3
+#: objects up to this size live inline in their metadata row (no fragment files at all)
+INLINE_MAX = 32 * KiB
+#: objects up to this size (and above INLINE_MAX) are replicated x4, above it erasure-coded 6+3
 SMALL_OBJECT_MAX = 128 * KiB
 #: one EC stripe = 6 data blocks of 256 KiB
 STRIPE = 6 * 256 * KiB

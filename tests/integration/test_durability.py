@@ -1,8 +1,10 @@
 """Durability on disk: an object survives the loss or corruption of any 3 of its drives, fails
 cleanly (never wrong bytes) with 4, and survives a restart.
 
-Objects <= 128 KiB are replicated x4 (4 drives hold a copy each); larger ones are erasure-coded 6+3
-over all 9 drives (one fragment per drive per 64 MiB chunk). Fragments live at
+Objects <= 32 KiB live inline in their metadata row (no fragment files: they have the metadata
+store's durability, and a damaged inline record is a clean failure); objects <= 128 KiB are
+replicated x4 (4 drives hold a copy each); larger ones are erasure-coded 6+3 over all 9 drives
+(one fragment per drive per 64 MiB chunk). Fragments live at
 DATA_DIR/drives/dN/frag/<2hex>/<chunk_id>.<index>; a fragment file is a 32-byte header followed by
 records ``[u32 len][u32 crc32c][payload]``.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import sqlite3
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from urllib3.exceptions import HTTPError as URLLib3Error
 
 from .helpers import (
     FRAGMENT_HEADER,
+    INLINE_MAX,
     RECORD_HEADER,
     SMALL_OBJECT_MAX,
     KiB,
@@ -38,7 +42,8 @@ from .helpers import (
 )
 
 CHUNK = 64 * MiB
-SIZES = [1 * KiB, 1 * MiB, 100 * MiB]
+SIZES = [100 * KiB, 1 * MiB, 100 * MiB]
+SIZE_IDS = ["100KiB", "1MiB", "100MiB"]
 
 
 class StoredObject:
@@ -67,8 +72,9 @@ class StoredObject:
         chunks: dict[str, list[Path]] = defaultdict(list)
         for frag in self.fragments:
             chunks[chunk_of(frag)].append(frag)
-        if self.size == 0:
-            return  # an empty object may legitimately have no fragment at all
+        if self.size <= INLINE_MAX:
+            assert not self.fragments, f"an inline object has fragment files: {self.fragments}"
+            return
         if self.size <= SMALL_OBJECT_MAX:
             assert len(self.fragments) == 4, f"expected 4 replicas, found {self.fragments}"
             assert len(chunks) == 1
@@ -188,7 +194,7 @@ def durable(fresh_server: Any) -> tuple[Any, Any, str]:
     return fresh_server, client, bucket
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["1KiB", "1MiB", "100MiB"])
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_survives_three_drives_fails_cleanly_with_four(
     durable: tuple[Any, Any, str], size: int
 ) -> None:
@@ -250,7 +256,7 @@ def test_survives_three_drives_fails_cleanly_with_four(
     assert client.list_buckets()["Buckets"]
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["1KiB", "1MiB", "100MiB"])
+@pytest.mark.parametrize("size", SIZES, ids=SIZE_IDS)
 def test_restart_keeps_objects(durable: tuple[Any, Any, str], size: int) -> None:
     server, client, bucket = durable
     intact = StoredObject(server, client, bucket, f"intact-{size}", size)
@@ -277,7 +283,7 @@ def test_restart_keeps_objects(durable: tuple[Any, Any, str], size: int) -> None
 def test_overwrite_and_delete_do_not_touch_other_objects(durable: tuple[Any, Any, str]) -> None:
     server, client, bucket = durable
     a = StoredObject(server, client, bucket, "a", 2 * MiB)
-    b = StoredObject(server, client, bucket, "b", 2 * KiB)
+    b = StoredObject(server, client, bucket, "b", 64 * KiB)
     client.put_object(Bucket=bucket, Key="a", Body=b"replaced")
     client.delete_object(Bucket=bucket, Key="c-never")
     b.assert_intact("after overwriting another object")
@@ -285,3 +291,39 @@ def test_overwrite_and_delete_do_not_touch_other_objects(durable: tuple[Any, Any
     # a's old fragments belong to the old version only; b's are untouched
     assert all(f.exists() for f in b.fragments)
     assert not set(a.fragments) & set(b.fragments)
+
+
+@pytest.mark.parametrize("size", [1, 4 * KiB, INLINE_MAX])
+def test_inline_object_needs_no_drive_and_damage_fails_cleanly(
+    durable: tuple[Any, Any, str], size: int
+) -> None:
+    """A small object is stored in its metadata row: it survives the loss of every drive's
+    fragments, and a damaged record is refused (5xx), never served as wrong bytes."""
+    server, client, bucket = durable
+    obj = StoredObject(server, client, bucket, f"inline-{size}", size)  # asserts: no fragments
+    aside = []
+    for drive in server.drive_dirs:  # every drive loses everything it holds
+        frag = Path(drive) / "frag"
+        if frag.is_dir():
+            aside.append((frag, frag.rename(frag.with_name("frag-lost"))))
+    obj.assert_intact("with every drive emptied")
+    for frag, moved in aside:
+        moved.rename(frag)
+
+    db = sqlite3.connect(server.data_dir / "meta.db")
+    try:
+        (raw,) = db.execute(
+            "SELECT c.data FROM chunks c JOIN objects o ON o.id = c.object_id "
+            "WHERE o.bucket = ? AND o.key = ?",
+            (bucket, obj.key),
+        ).fetchone()
+        damaged = bytearray(raw)
+        damaged[-1] ^= 0x40  # one bit of the payload (the record's CRC32C no longer matches)
+        with db:
+            db.execute("UPDATE chunks SET data = ? WHERE data = ?", (bytes(damaged), raw))
+        obj.assert_fails_cleanly("inline record damaged")
+        with db:
+            db.execute("UPDATE chunks SET data = ? WHERE data = ?", (raw, bytes(damaged)))
+    finally:
+        db.close()
+    obj.assert_intact("inline record restored")

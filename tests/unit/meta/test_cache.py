@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,17 @@ def test_second_lookup_is_a_hit_and_round_trips_every_field(
             stored = await g.b.inner.get_object("b", "k/ü 1")
             assert first == second == stored
             assert second is not None and second.chunks == v1.chunks
+            # an inline chunk's bytes survive the trip through Redis
+            small = replace(
+                version("inline", "2" * 32),
+                chunks=(ChunkRecord.inline("e" * 32, bytes(range(256)) * 4),),
+            )
+            await g.a.put_object(small)
+            for _ in range(2):
+                got = await g.b.get_object("b", "inline")
+                assert got is not None and got.chunks == small.chunks
+                assert got.chunks[0].inline_payload() == bytes(range(256)) * 4
+            assert g.b.cache.hits == 2
             bucket = await g.b.get_bucket("b")
             assert bucket == await g.b.get_bucket("b") == await g.b.inner.get_bucket("b")
         finally:

@@ -889,3 +889,94 @@ def test_identity_documents(tmp_path: Path, backend: OpenStore) -> None:
         await store.close()
 
     run(go())
+
+
+def test_inline_chunks_keep_their_bytes_and_never_reach_gc(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    """A small object's bytes live in its chunk row: read back with the object (and a part),
+    never walked by repair/scrub, and gone with the row instead of queued for GC."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        small = ChunkRecord.inline(f"{7:032x}", b"\x00tiny\xffbytes")
+        await store.put_object(obj("small", small))
+        got = await store.get_object("b", "small")
+        assert got is not None and got.chunks == (small,)
+        assert got.chunks[0].inline_payload() == b"\x00tiny\xffbytes"
+        version = await store.get_object_version("b", "small", None)
+        assert version is not None and version.chunks == (small,)
+        assert await store.list_chunks("", 100) == []  # nothing for the walkers
+        await store.put_object(obj("small", chunk(1)))  # overwritten: not queued
+        await store.delete_object("b", "small")
+        assert [i.chunk for i in await store.gc_pending(time.time() + 1, 10)] == [chunk(1)]
+        await store.gc_queue_chunks([small])  # an orphaned inline chunk: nothing to delete
+        assert len(await store.gc_pending(time.time() + 1, 10)) == 1
+        # a small part keeps its bytes through CompleteMultipartUpload
+        upload = Upload("u-inline", "b", "mp", time.time(), "root")
+        await store.create_upload(upload)
+        part_chunk = ChunkRecord.inline(f"{8:032x}", b"part bytes")
+        await store.put_part(Part("u-inline", 1, 10, "p" * 32, time.time(), {}, (part_chunk,)))
+        parts = await store.list_parts("u-inline", after=0, max_parts=10)
+        assert parts[0].chunks == (part_chunk,)
+        await store.complete_upload(upload, obj("mp"), [1])
+        got = await store.get_object("b", "mp")
+        assert got is not None and got.chunks == (part_chunk,)
+        await store.close()
+
+    run(go())
+
+
+def test_sqlite_group_commit_isolates_a_failing_call(tmp_path: Path) -> None:
+    """Calls committed together: one that raises is rolled back alone and gets its own error;
+    the others are committed and durable (seen by a second connection, after a reopen)."""
+
+    async def go() -> None:
+        store = await SqliteMetaStore.open(tmp_path / "g.db")
+        await store.create_bucket(Bucket("b", time.time(), "root"))
+        results = await asyncio.gather(
+            *(store.put_object(obj(f"k{i}", chunk(i))) for i in range(30)),
+            store.put_object(obj("x", chunk(99), bucket="missing")),
+            store.create_bucket(Bucket("b", time.time(), "root")),
+            *(store.put_object(obj(f"m{i}", chunk(100 + i))) for i in range(30)),
+            return_exceptions=True,
+        )
+        assert isinstance(results[30], errors.NoSuchBucket)
+        assert isinstance(results[31], errors.BucketAlreadyOwnedByYou)
+        assert not [r for i, r in enumerate(results) if i not in (30, 31) and r is not None]
+        await store.close()
+        again = await SqliteMetaStore.open(tmp_path / "g.db")
+        page = await again.list_objects("b", prefix="", delimiter="", after="", max_keys=100)
+        assert len(page.entries) == 60
+        assert await again.chunks_known([chunk(99).chunk_id]) == set()
+        await again.close()
+
+    run(go())
+
+
+def test_sqlite_bucket_cache_sees_another_process_change(tmp_path: Path) -> None:
+    """Two stores on one file (as two server processes): a bucket record cached by one is
+    replaced as soon as the other commits a change to it, and a deleted bucket is gone."""
+
+    async def go() -> None:
+        a = await SqliteMetaStore.open(tmp_path / "s.db")
+        b = await SqliteMetaStore.open(tmp_path / "s.db")
+        await a.create_bucket(Bucket("shared", time.time(), "root"))
+        first = await b.get_bucket("shared")
+        assert first is not None and first.policy == ""
+        await a.set_bucket_policy("shared", '{"Version":"2012-10-17","Statement":[]}')
+        changed = await b.get_bucket("shared")
+        assert changed is not None and "Statement" in changed.policy
+        await a.set_bucket_versioning("shared", "Enabled")
+        versioned = await b.get_bucket("shared")
+        assert versioned is not None and versioned.versioning == "Enabled"
+        await a.delete_bucket("shared")
+        assert await b.get_bucket("shared") is None
+        assert await b.get_bucket("never") is None
+        await a.create_bucket(Bucket("never", time.time(), "alice"))
+        created = await b.get_bucket("never")
+        assert created is not None and created.owner == "alice"
+        await a.close()
+        await b.close()
+
+    run(go())

@@ -16,6 +16,7 @@ from ninefold.coordinator.chunks import ChunkIO
 from ninefold.core.errors import DataUnavailable, WriteQuorumFailed
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
 from ninefold.fragments.disk import DiskFragmentStore
+from ninefold.fragments.format import RECORD_OVERHEAD
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
 from ninefold.placement.rendezvous import StoreInfo
@@ -161,3 +162,30 @@ def test_below_the_write_quorum_of_live_stores_nothing_is_written(
     with pytest.raises(WriteQuorumFailed):
         asyncio.run(write(io, scheme, os.urandom(1000)))
     assert not [p for s in stores.values() for p in s.root.rglob("*") if p.is_file()]
+
+
+def test_inline_chunk_ranges_and_damage(tmp_path: Path) -> None:
+    """An inline chunk serves any range from its record; a damaged record (payload, CRC or
+    length) is DataUnavailable, never wrong bytes; deleting it touches no store."""
+    io, _ = make_io(tmp_path)
+    data = os.urandom(5000)
+    record = ChunkRecord.inline("ab" * 16, data)
+    assert record.stores == () and record.size == len(data)
+
+    async def go() -> None:
+        assert await read(io, record) == data
+        assert await read(io, record, 4000, 1000) == data[4000:]
+        assert await read(io, record, 17, 1) == data[17:18]
+        assert await io.delete(record) == 0
+        assert ChunkRecord.from_json(record.to_json()) == record
+        for pos in (0, 5, RECORD_OVERHEAD + 10, len(record.data or b"") - 1):
+            damaged = bytearray(record.data or b"")
+            damaged[pos] ^= 0x01
+            bad = ChunkRecord(record.chunk_id, record.size, "inline", 0, (), bytes(damaged))
+            with pytest.raises(DataUnavailable):
+                await read(io, bad)
+        truncated = ChunkRecord(record.chunk_id, record.size, "inline", 0, (), b"\x00\x01")
+        with pytest.raises(DataUnavailable):
+            await read(io, truncated)
+
+    asyncio.run(go())
