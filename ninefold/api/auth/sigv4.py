@@ -105,8 +105,22 @@ def _canonical_headers(headers: Mapping[str, str], signed: list[str]) -> str:
 
 
 def _parse_date(value: str) -> dt.datetime:
+    """``YYYYMMDDTHHMMSSZ`` (ISO 8601 basic), by slicing: strptime costs ~10 µs a request."""
     try:
-        return dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not value[:8].isdigit():
+            raise ValueError(value)
+        digits = value[9:15]
+        if not digits.isdigit():
+            raise ValueError(value)
+        return dt.datetime(
+            int(value[:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(digits[:2]),
+            int(digits[2:4]),
+            int(digits[4:]),
+            tzinfo=dt.UTC,
+        )
     except ValueError:
         raise errors.AccessDenied("X-Amz-Date is not a valid ISO 8601 basic timestamp.") from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -60,5 +61,5 @@ def owner_id(user: str) -> str:
     return hashlib.sha256(f"ninefold-user:{user}".encode()).hexdigest()
 
 
-def xml_response(root: ET.Element, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=render(root), content_type="application/xml")
+def xml_response(root: ET.Element, status: int = 200, tail: Sequence[str] = ()) -> web.Response:
+    return web.Response(status=status, body=render(root, tail=tail), content_type="application/xml")

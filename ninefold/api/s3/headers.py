@@ -31,7 +31,17 @@ MAX_USER_METADATA_BYTES = 2048
 
 
 def http_date(ts: float) -> str:
-    return email.utils.formatdate(ts, usegmt=True)
+    seconds = int(ts // 1)
+    text = _HTTP_DATES.get(seconds)
+    if text is None:
+        if len(_HTTP_DATES) > 4096:
+            _HTTP_DATES.clear()
+        text = _HTTP_DATES[seconds] = email.utils.formatdate(seconds, usegmt=True)
+    return text
+
+
+#: formatted whole seconds: HTTP dates have no fraction
+_HTTP_DATES: dict[int, str] = {}
 
 
 def parse_http_date(value: str | None) -> float | None:

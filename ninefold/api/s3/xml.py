@@ -2,14 +2,16 @@
 
 Parsing goes through defusedxml only (no entity expansion, no external entities); any parse
 failure or schema mismatch is ``MalformedXML``. Rendering builds ElementTree elements in the S3
-namespace; the handlers never format XML by hand.
+namespace; the handlers never format XML by hand. Long lists (a listing page's 1,000 entries)
+are rendered by :func:`leaf` into a ``tail`` of text with the same escaping as ElementTree,
+which costs a fifth of building and serializing an element per field.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from defusedxml import ElementTree as SafeET
@@ -22,6 +24,7 @@ __all__ = [
     "children",
     "element",
     "iso8601",
+    "leaf",
     "parse_xml",
     "render",
     "strip_ns",
@@ -33,8 +36,20 @@ S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 def iso8601(ts: float) -> str:
     """S3's timestamp format in XML: ``2026-11-24T12:00:00.000Z``."""
-    t = dt.datetime.fromtimestamp(ts, dt.UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    seconds = int(ts // 1)
+    micros = round((ts - seconds) * 1_000_000)  # as datetime.fromtimestamp rounds
+    if micros >= 1_000_000:
+        seconds, micros = seconds + 1, micros - 1_000_000
+    head = _SECONDS.get(seconds)
+    if head is None:
+        if len(_SECONDS) > 4096:
+            _SECONDS.clear()
+        head = _SECONDS[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+    return f"{head}{micros // 1000:03d}Z"
+
+
+#: formatted whole seconds (listings show many objects written in the same second)
+_SECONDS: dict[int, str] = {}
 
 
 def element(tag: str, *children: ET.Element | None, text: str | None = None) -> ET.Element:
@@ -52,10 +67,25 @@ def child(tag: str, value: Any) -> ET.Element:
     return element(tag, text=str(value))
 
 
-def render(root: ET.Element, *, namespace: bool = True) -> bytes:
+def leaf(tag: str, value: Any) -> str:
+    """``child(tag, value)`` as text, escaped as ElementTree escapes element text."""
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    text = str(value)
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<{tag}>{text}</{tag}>"
+
+
+def render(root: ET.Element, *, namespace: bool = True, tail: Sequence[str] = ()) -> bytes:
+    """The document; ``tail`` (from :func:`leaf`) goes after ``root``'s own children."""
     if namespace:
         root.set("xmlns", S3_NS)
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
+    if tail:
+        closing = f"</{root.tag}>".encode()
+        head = body[: -len(closing)] if body.endswith(closing) else body[:-3] + b">"
+        body = head + "".join(tail).encode() + closing
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 

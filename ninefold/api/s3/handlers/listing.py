@@ -9,7 +9,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ninefold.api.s3.context import Context, owner_id, xml_response
-from ninefold.api.s3.xml import child, element, iso8601
+from ninefold.api.s3.xml import child, element, iso8601, leaf
 from ninefold.core import errors
 from ninefold.meta.models import ListPage
 
@@ -52,25 +52,26 @@ def _encoder(query: dict[str, str]) -> tuple[str | None, object]:
     return "url", lambda s: quote(s, safe="/")
 
 
-def _entries(ctx: Context, page: ListPage, enc: object, fetch_owner: bool) -> list[object]:
+def _entries(page: ListPage, enc: object, fetch_owner: bool) -> list[str]:
+    """The page's Contents and CommonPrefixes, rendered (see ``xml.leaf``)."""
     assert callable(enc)
-    out: list[object] = []
+    out: list[str] = []
     for e in page.entries:
-        item = element(
-            "Contents",
-            child("Key", enc(e.key)),
-            child("LastModified", iso8601(e.last_modified)),
-            child("ETag", f'"{e.etag}"'),
-            *(child("ChecksumAlgorithm", a.upper()) for a in e.checksum_algorithms),
-            child("Size", e.size),
-            child("StorageClass", e.storage_class),
+        owner = (
+            f"<Owner>{leaf('ID', owner_id(e.owner))}{leaf('DisplayName', e.owner)}</Owner>"
+            if fetch_owner
+            else ""
         )
-        if fetch_owner:
-            item.append(
-                element("Owner", child("ID", owner_id(e.owner)), child("DisplayName", e.owner))
-            )
-        out.append(item)
-    out.extend(element("CommonPrefixes", child("Prefix", enc(p))) for p in page.common_prefixes)
+        algorithms = "".join(leaf("ChecksumAlgorithm", a.upper()) for a in e.checksum_algorithms)
+        etag = f'"{e.etag}"'
+        out.append(
+            f"<Contents>{leaf('Key', enc(e.key))}{leaf('LastModified', iso8601(e.last_modified))}"
+            f"{leaf('ETag', etag)}{algorithms}{leaf('Size', e.size)}"
+            f"{leaf('StorageClass', e.storage_class)}{owner}</Contents>"
+        )
+    out.extend(
+        f"<CommonPrefixes>{leaf('Prefix', enc(p))}</CommonPrefixes>" for p in page.common_prefixes
+    )
     return out
 
 
@@ -110,8 +111,7 @@ async def list_objects_v2(ctx: Context) -> web.StreamResponse:
     if page.is_truncated and page.next_marker is not None:
         next_token = base64.urlsafe_b64encode(page.next_marker.encode()).decode()
         root.append(child("NextContinuationToken", next_token))
-    root.extend(_entries(ctx, page, enc, q.get("fetch-owner") == "true"))  # type: ignore[arg-type]
-    return xml_response(root)
+    return xml_response(root, tail=_entries(page, enc, q.get("fetch-owner") == "true"))
 
 
 async def list_objects_v1(ctx: Context) -> web.StreamResponse:
@@ -137,8 +137,7 @@ async def list_objects_v1(ctx: Context) -> web.StreamResponse:
     )
     if page.is_truncated and page.next_marker is not None:
         root.append(child("NextMarker", enc(page.next_marker)))
-    root.extend(_entries(ctx, page, enc, True))  # type: ignore[arg-type]
-    return xml_response(root)
+    return xml_response(root, tail=_entries(page, enc, True))
 
 
 async def list_object_versions(ctx: Context) -> web.StreamResponse:
