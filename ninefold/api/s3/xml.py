@@ -72,6 +72,8 @@ def leaf(tag: str, value: Any) -> str:
     if isinstance(value, bool):
         value = "true" if value else "false"
     text = str(value)
+    if not text:
+        return f"<{tag} />"
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return f"<{tag}>{text}</{tag}>"
