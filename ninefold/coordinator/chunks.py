@@ -38,7 +38,7 @@ log = logging.getLogger("ninefold.chunks")
 
 UNIT_BYTES = 256 * 1024
 #: stripes (EC) or blocks (replicas) fetched per read round trip
-READ_BATCH_STRIPES = 4
+READ_BATCH_STRIPES = 8
 READ_BATCH_BLOCKS = 16
 
 
@@ -120,12 +120,28 @@ class ChunkWriter:
         await self._check_quorum()
 
     async def write(self, data: bytes | memoryview) -> None:
+        """Buffer ``data`` and write every whole stripe. A buffer that is exactly one stripe
+        (the coordinator's usual one) goes to the encoder as it is; otherwise each stripe is
+        copied once."""
         self._size += len(data)
-        self._buffer += data
-        while len(self._buffer) >= self._stripe:
-            stripe = bytes(self._buffer[: self._stripe])
-            del self._buffer[: self._stripe]
-            await self._write_stripe(stripe)
+        stripe = self._stripe
+        view = memoryview(data)
+        if self._buffer:
+            need = stripe - len(self._buffer)
+            self._buffer += view[:need]
+            view = view[need:]
+            if len(self._buffer) < stripe:
+                return
+            full, self._buffer = bytes(self._buffer), bytearray()
+            await self._write_stripe(full)
+        if len(view) == stripe and isinstance(data, bytes) and len(data) == stripe:
+            await self._write_stripe(data)
+            return
+        while len(view) >= stripe:
+            piece, view = bytes(view[:stripe]), view[stripe:]
+            await self._write_stripe(piece)
+        if view:
+            self._buffer += view
 
     async def commit(self) -> ChunkRecord:
         if self._buffer or not self._opened:

@@ -58,18 +58,22 @@ class DataWriter:
         self._ec = Scheme.parse(settings.ec_scheme)
 
     async def write(self, data: bytes | memoryview) -> None:
-        if self._writer is None and not self._done:
+        small = self._settings.small_object_max_bytes
+        if self._writer is None and not self._done and (self._pending or len(data) <= small):
             self._pending += data
-            if len(self._pending) <= self._settings.small_object_max_bytes:
+            if len(self._pending) <= small:
                 return
             data, self._pending = bytes(self._pending), bytearray()
-        view = memoryview(data)
-        while view:
+        while data:
             if self._writer is None:
                 self._writer = self._io.new_chunk_writer(self._ec)
                 self._in_chunk = 0
             room = self._settings.chunk_size_bytes - self._in_chunk
-            piece, view = view[:room], view[room:]
+            if len(data) <= room:  # the usual case: hand the buffer on as it is
+                piece, data = data, b""
+            else:
+                view = memoryview(data)
+                piece, data = view[:room], view[room:]
             await self._writer.write(piece)
             self._in_chunk += len(piece)
             if self._in_chunk >= self._settings.chunk_size_bytes:
@@ -118,7 +122,8 @@ async def write_body(
     """
     loop = asyncio.get_running_loop()
     writer = DataWriter(chunkio, settings)
-    buffer = bytearray()
+    pieces: list[bytes] = []
+    held = 0
 
     async def flush(data: bytes) -> None:
         if len(data) <= INLINE_HASH_BYTES:  # a thread hop costs more than hashing this
@@ -137,15 +142,34 @@ async def write_body(
             total += len(piece)
             if total > limit:
                 raise errors.EntityTooLarge()
-            buffer += piece
-            if len(buffer) >= settings.io_buffer_bytes:
-                data, buffer = bytes(buffer), bytearray()
+            pieces.append(piece)
+            held += len(piece)
+            while held >= settings.io_buffer_bytes:
+                data, pieces = _take(pieces, settings.io_buffer_bytes)
+                held -= len(data)
                 await flush(data)
-        if buffer:
-            await flush(bytes(buffer))
+        if pieces:
+            await flush(b"".join(pieces))
         return await writer.finish()
     except BaseException:
         orphans = await writer.abort()
         if orphans:
             await on_orphans(orphans)
         raise
+
+
+def _take(pieces: list[bytes], size: int) -> tuple[bytes, list[bytes]]:
+    """The first ``size`` bytes of ``pieces`` as one buffer (one copy), and what is left."""
+    taken: list[bytes] = []
+    have = 0
+    for i, piece in enumerate(pieces):
+        if have + len(piece) <= size:
+            taken.append(piece)
+            have += len(piece)
+            if have == size:
+                return b"".join(taken), pieces[i + 1 :]
+        else:
+            cut = size - have
+            taken.append(piece[:cut])
+            return b"".join(taken), [piece[cut:], *pieces[i + 1 :]]
+    return b"".join(taken), []

@@ -23,9 +23,11 @@ __all__ = [
     "RECORD_OVERHEAD",
     "block_offset",
     "build_header",
+    "check_payload",
     "frame_block",
     "parse_header",
     "unframe_record",
+    "unpack_record_head",
 ]
 
 MAGIC = b"NFFR"
@@ -64,8 +66,27 @@ def block_offset(n: int, block_size: int) -> int:
     return HEADER_BYTES + n * (RECORD_OVERHEAD + block_size)
 
 
-def unframe_record(record: bytes, block_size: int) -> tuple[bytes, int]:
-    """Verify the record at the start of ``record``: (payload, bytes consumed)."""
+def unpack_record_head(head: bytes, block_size: int) -> tuple[int, int]:
+    """(payload length, CRC32C) of a record header; CorruptFragment if it cannot be one."""
+    if len(head) < RECORD_OVERHEAD:
+        raise CorruptFragment("fragment record truncated")
+    length, crc = _RECORD.unpack_from(head)
+    if length > block_size:
+        raise CorruptFragment("fragment record length invalid")
+    return int(length), int(crc)
+
+
+def check_payload(payload: bytes, length: int, crc: int) -> None:
+    """CorruptFragment unless ``payload`` is whole and matches its CRC32C."""
+    if len(payload) != length:
+        raise CorruptFragment("fragment record truncated")
+    if crc32c(payload) != crc:
+        raise CorruptFragment("fragment block checksum mismatch")
+
+
+def unframe_record(record: bytes | memoryview, block_size: int) -> tuple[bytes, int]:
+    """Verify the record at the start of ``record``: (payload, bytes consumed). ``record`` may
+    be a view into a larger read: the payload is verified in place and copied out once."""
     if len(record) < RECORD_OVERHEAD:
         raise CorruptFragment("fragment record truncated")
     length, crc = _RECORD.unpack_from(record)
@@ -74,4 +95,4 @@ def unframe_record(record: bytes, block_size: int) -> tuple[bytes, int]:
     payload = record[RECORD_OVERHEAD : RECORD_OVERHEAD + length]
     if crc32c(payload) != crc:
         raise CorruptFragment("fragment block checksum mismatch")
-    return payload, RECORD_OVERHEAD + length
+    return bytes(payload), RECORD_OVERHEAD + length

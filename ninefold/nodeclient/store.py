@@ -136,9 +136,9 @@ class RemoteFragmentStore:
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise StorageError(f"{self._store_id}: {exc!r}") from exc
-        blocks, pos = [], 0
+        blocks, pos, view = [], 0, memoryview(body)
         while pos < len(body):
-            payload, used = unframe_record(body[pos:], 1 << 24)
+            payload, used = unframe_record(view[pos:], 1 << 24)
             blocks.append(payload)
             pos += used
         return blocks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.coordinator.writer import write_body
+from ninefold.core.checksums import MultiHasher
 from ninefold.core.errors import DataUnavailable, WriteQuorumFailed
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
 from ninefold.fragments.disk import DiskFragmentStore
@@ -189,3 +193,50 @@ def test_inline_chunk_ranges_and_damage(tmp_path: Path) -> None:
             await read(io, truncated)
 
     asyncio.run(go())
+
+
+class _Pieces:
+    """A BodySource yielding ``data`` in the given piece sizes (cycled)."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self.data, self.sizes, self.pos, self.n = data, sizes, 0, 0
+
+    async def read(self) -> bytes:
+        size = self.sizes[self.n % len(self.sizes)]
+        self.n += 1
+        piece = self.data[self.pos : self.pos + size]
+        self.pos += len(piece)
+        return piece
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    size=st.sampled_from([1, 32 * 1024, 32 * 1024 + 1, 128 * 1024 + 1, STRIPE, 3 * STRIPE + 7]),
+    sizes=st.lists(st.integers(1, 700_000), min_size=1, max_size=4),
+)
+def test_write_body_any_piece_sizes(tmp_path: Path, size: int, sizes: list[int]) -> None:
+    """However the body arrives, the chunks hold exactly its bytes: inline up to 32 KiB, rep:4
+    up to 128 KiB, 6+3 above (with 2 MiB chunks, so chunk boundaries fall inside buffers)."""
+    io, _ = make_io(tmp_path)
+    data = os.urandom(size)
+    config = CoordinatorSettings(chunk_size_bytes=2 * 1024 * 1024)
+
+    async def go() -> None:
+        hasher = MultiHasher(())
+        chunks = await write_body(
+            _Pieces(data, sizes), io, config, hasher, None, _no_orphans, limit=1 << 30
+        )
+        expected = "inline" if size <= 32 * 1024 else "rep:4" if size <= 128 * 1024 else "ec:6+3"
+        assert {c.scheme for c in chunks} == {expected}
+        assert sum(c.size for c in chunks) == size
+        assert hasher.md5.hexdigest() == hashlib.md5(data).hexdigest()
+        back = b"".join([await read(io, c) for c in chunks])
+        assert back == data
+
+    asyncio.run(go())
+
+
+async def _no_orphans(chunks: list[ChunkRecord]) -> None:
+    raise AssertionError(f"unexpected orphans {chunks}")
