@@ -43,6 +43,8 @@ class ClusterPlan:
     cluster_secret: str
     cache_url: str | None = None
     cache_namespace: str = "ninefold"
+    #: server processes of each gateway (``ninefold gateway --workers``)
+    gateway_workers: int = 1
 
 
 def load_or_create_cluster_secret(data_dir: Path) -> str:
@@ -153,6 +155,7 @@ def run_cluster(plan: ClusterPlan, announce: Callable[[list[str]], None]) -> int
             port = plan.gateway_base_port + g
             log = logs / f"gateway{g + 1}.log"
             args = ["gateway", "--meta", plan.meta_dsn, "--listen", f"127.0.0.1:{port}"]
+            args += ["--workers", str(plan.gateway_workers)]
             if plan.cache_url:
                 args += ["--cache", plan.cache_url, "--cache-namespace", plan.cache_namespace]
             proc = spawn(args, log)

@@ -333,6 +333,9 @@ def cluster_up(
     zones: Annotated[int, typer.Option(min=1, help="Zones the nodes are spread over.")] = 3,
     drives: Annotated[int, typer.Option(min=1, help="Drives per node.")] = 1,
     gateways: Annotated[int, typer.Option(min=1, help="Gateway processes.")] = 2,
+    gateway_workers: Annotated[
+        int, typer.Option(min=0, help="Server processes per gateway (0: one per core).")
+    ] = 1,
     meta: Annotated[
         str | None, typer.Option(help="postgresql://... (default: SQLite in DATA_DIR).")
     ] = None,
@@ -361,6 +364,7 @@ def cluster_up(
         zones=zones,
         drives_per_node=drives,
         gateways=gateways,
+        gateway_workers=gateway_workers or os.cpu_count() or 1,
         meta_dsn=meta or str(data_dir / "meta.db"),
         node_base_port=node_base_port,
         gateway_base_port=gateway_port,

@@ -228,16 +228,49 @@ MAX_GROUP_COMMIT = 256
 _GEN = struct.Struct("<Q")
 
 
+#: most point reads answered by one wake-up of the loop
+MAX_POINT_BATCH = 64
+
+
 @dataclass(slots=True)
-class _WriteJob:
+class _Job:
+    """A call waiting for the writer (or the point-read) thread, and who waits for it."""
+
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
-    bucket_change: bool
+    bucket_change: bool = False
 
 
-def _settle(settled: list[tuple[_WriteJob, bool, Any]]) -> None:
+def _drain(jobs: queue.SimpleQueue[_Job | None], most: int) -> tuple[list[_Job], bool]:
+    """Block for one job, then take those already waiting (up to ``most``); (jobs, stop)."""
+    first = jobs.get()
+    if first is None:
+        return [], True
+    batch = [first]
+    while len(batch) < most:
+        try:
+            more = jobs.get_nowait()
+        except queue.Empty:
+            break
+        if more is None:
+            return batch, True
+        batch.append(more)
+    return batch, False
+
+
+def _hand_back(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
+    """Wake each waiting loop once with the outcomes of its calls."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}
+    for job, (ok, value) in zip(batch, outcomes, strict=True):
+        by_loop.setdefault(job.loop, []).append((job, ok, value))
+    for loop, settled in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[_Job, bool, Any]]) -> None:
     """On the caller's loop: hand each waiting call its result or exception."""
     for job, ok, value in settled:
         if job.future.done():  # the caller was cancelled meanwhile
@@ -254,7 +287,9 @@ class SqliteMetaStore:
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0, readers: int = 4) -> None:
         self._path = path
         self._busy_timeout_s = busy_timeout_s
-        self._jobs: queue.SimpleQueue[_WriteJob | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._points: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._point_thread: threading.Thread | None = None
         gen_path = Path(f"{path}.gen")
         gen_fd = os.open(gen_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -300,6 +335,39 @@ class SqliteMetaStore:
 
         return await asyncio.get_running_loop().run_in_executor(self._reader_pool, job)
 
+    async def _point_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """A small read (one object, bucket, key): served by the point-read thread, which
+        takes every such read waiting and answers them with one wake-up of the loop. A thread
+        pool round trip costs ~40 µs of CPU per call under load (GIL and futex hand-offs),
+        the batched one ~7 µs; big reads (listings) stay on the pool so as not to delay these."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        if self._point_thread is None:
+            self._point_thread = threading.Thread(
+                target=self._point_loop, name="meta-p", daemon=True
+            )
+            self._point_thread.start()
+        self._points.put(_Job(fn, args, loop, future))
+        return await future
+
+    def _point_loop(self) -> None:
+        while True:
+            batch, stop = _drain(self._points, MAX_POINT_BATCH)
+            outcomes: list[tuple[bool, Any]] = []
+            for job in batch:
+                try:
+                    conn = self._conn()
+                    conn.execute("BEGIN")
+                    try:
+                        outcomes.append((True, job.fn(conn, *job.args)))
+                    finally:
+                        conn.execute("COMMIT")
+                except BaseException as exc:
+                    outcomes.append((False, exc))
+            _hand_back(batch, outcomes)
+            if stop:
+                return
+
     def _bucket_gen(self) -> int:
         return int(_GEN.unpack_from(self._gen)[0])
 
@@ -314,30 +382,18 @@ class SqliteMetaStore:
                 target=self._write_loop, name="meta-w", daemon=True
             )
             self._writer_thread.start()
-        self._jobs.put(_WriteJob(fn, args, loop, future, bucket_change))
+        self._jobs.put(_Job(fn, args, loop, future, bucket_change))
         return await future
 
     def _write_loop(self) -> None:
         while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            batch = [job]
-            stop = False
-            while len(batch) < MAX_GROUP_COMMIT:
-                try:
-                    more = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            self._run_batch(batch)
+            batch, stop = _drain(self._jobs, MAX_GROUP_COMMIT)
+            if batch:
+                self._run_batch(batch)
             if stop:
                 return
 
-    def _run_batch(self, batch: list[_WriteJob]) -> None:
+    def _run_batch(self, batch: list[_Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         assert self._lock_fd is not None
         try:
@@ -368,12 +424,7 @@ class SqliteMetaStore:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         except BaseException as exc:  # the transaction itself failed: nothing of it committed
             outcomes = [(False, exc)] * len(batch)
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_WriteJob, bool, Any]]] = {}
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            by_loop.setdefault(job.loop, []).append((job, ok, value))
-        for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, settled)
+        _hand_back(batch, outcomes)
 
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
@@ -385,6 +436,10 @@ class SqliteMetaStore:
             conn.execute(f"PRAGMA user_version = {number}")
 
     async def close(self) -> None:
+        if self._point_thread is not None:
+            self._points.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._point_thread.join)
+            self._point_thread = None
         if self._writer_thread is not None:
             self._jobs.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._writer_thread.join)
@@ -438,7 +493,7 @@ class SqliteMetaStore:
             ).fetchone()
             return None if row is None else bucket_from_row(row)
 
-        bucket = await self._read(fn)
+        bucket = await self._point_read(fn)
         if len(self._buckets) > 10_000:
             self._buckets.clear()
         self._buckets[name] = (gen, bucket)
@@ -478,7 +533,7 @@ class SqliteMetaStore:
             ).fetchone()
             return None if row is None else str(row[0])
 
-        return await self._read(fn)
+        return await self._point_read(fn)
 
     async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
         def fn(conn: sqlite3.Connection) -> None:
@@ -515,7 +570,7 @@ class SqliteMetaStore:
             )
             return object_from_row(row, chunks)
 
-        return await self._read(fn)
+        return await self._point_read(fn)
 
     async def put_object(
         self, obj: ObjectVersion, condition: WriteCondition | None = None
@@ -634,7 +689,7 @@ class SqliteMetaStore:
             )
             return object_from_row(row, chunks)
 
-        return await self._read(fn)
+        return await self._point_read(fn)
 
     async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
         def fn(conn: sqlite3.Connection) -> None:
@@ -1098,7 +1153,7 @@ class SqliteMetaStore:
             ).fetchone()
             return None if row is None else dict(json.loads(row[0]))
 
-        return await self._read(fn)
+        return await self._point_read(fn)
 
     async def iam_put(self, kind: str, name: str, doc: dict[str, Any] | None) -> None:
         def fn(conn: sqlite3.Connection) -> None:
