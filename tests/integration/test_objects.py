@@ -179,6 +179,19 @@ def test_delete_objects(s3: Any, bucket: str, quiet: bool) -> None:
     assert listed == ["survivor"]
 
 
+def test_delete_objects_many_keys_in_order(s3: Any, bucket: str) -> None:
+    """1,000 keys in one request (deleted concurrently, committed in groups): the answer lists
+    them in the request's order and every one is gone; a key too long is an Error entry."""
+    present = [f"many/{i:04d}" for i in range(0, 999, 2)]
+    for key in present:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    keys = [f"many/{i:04d}" for i in range(999)] + ["k" * 1025]
+    resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
+    assert [d["Key"] for d in resp["Deleted"]] == keys[:-1]
+    assert [(e["Key"], e["Code"]) for e in resp["Errors"]] == [("k" * 1025, "InvalidArgument")]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="many/").get("KeyCount") == 0
+
+
 def test_delete_objects_missing_bucket(s3: Any) -> None:
     with raises_s3("NoSuchBucket", 404):
         s3.delete_objects(Bucket=unique_name("missing"), Delete={"Objects": [{"Key": "a"}]})

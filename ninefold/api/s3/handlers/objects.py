@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -28,7 +29,7 @@ from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.coordinator.objects import PutSpec
 from ninefold.core import errors
-from ninefold.meta.models import NULL_VERSION, ObjectVersion
+from ninefold.meta.models import NULL_VERSION, DeleteOutcome, ObjectVersion
 
 __all__ = ["HANDLERS", "copy_source", "put_spec"]
 
@@ -43,6 +44,8 @@ _OVERRIDES = {
     "response-content-encoding": "Content-Encoding",
 }
 MAX_DELETE_KEYS = 1000
+#: deletes of one DeleteObjects request in flight at once
+DELETE_OBJECTS_CONCURRENCY = 64
 
 
 def put_spec(ctx: Context, headers: Mapping[str, str]) -> PutSpec:
@@ -257,31 +260,37 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
     if not targets or len(targets) > MAX_DELETE_KEYS or any(k is None for k, _ in targets):
         raise errors.MalformedXML()
     await ctx.services.objects.require_bucket(ctx.bucket)
-    result = element("DeleteResult")
-    for key, version_id in targets:
-        assert key is not None
-        if not key or len(key.encode()) > MAX_KEY_BYTES or "\x00" in key:
-            result.append(
-                element(
-                    "Error",
-                    child("Key", key),
-                    child("Code", "InvalidArgument"),
-                    child("Message", "Invalid key"),
+    bypass = _bypass_governance(ctx)
+    # the deletes run concurrently (bounded), so the metadata store commits them in groups
+    # instead of one transaction after another; results keep the request's order
+    limit = asyncio.Semaphore(DELETE_OBJECTS_CONCURRENCY)
+
+    def invalid(key: str) -> bool:
+        return not key or len(key.encode()) > MAX_KEY_BYTES or "\x00" in key
+
+    async def one(key: str, version_id: str | None) -> DeleteOutcome | errors.S3Error:
+        if invalid(key):
+            return errors.InvalidArgument("Invalid key")
+        async with limit:
+            try:
+                return await ctx.services.objects.delete_object(
+                    ctx.bucket, key, version_id, ctx.user, bypass_governance=bypass
                 )
-            )
-            continue
-        try:
-            outcome = await ctx.services.objects.delete_object(
-                ctx.bucket, key, version_id, ctx.user, bypass_governance=_bypass_governance(ctx)
-            )
-        except errors.S3Error as exc:
+            except errors.S3Error as exc:
+                return exc
+
+    outcomes = await asyncio.gather(*(one(k or "", v) for k, v in targets))
+    result = element("DeleteResult")
+    for (key, version_id), outcome in zip(targets, outcomes, strict=True):
+        assert key is not None
+        if isinstance(outcome, errors.S3Error):
             result.append(
                 element(
                     "Error",
                     child("Key", key),
-                    *([child("VersionId", version_id)] if version_id else []),
-                    child("Code", exc.code),
-                    child("Message", exc.message),
+                    *([child("VersionId", version_id)] if version_id and not invalid(key) else []),
+                    child("Code", outcome.code),
+                    child("Message", outcome.message),
                 )
             )
             continue
