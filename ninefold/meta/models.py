@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
@@ -108,8 +109,9 @@ class Part:
     chunks: tuple[ChunkRecord, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ListEntry:
+class ListEntry(NamedTuple):
+    """One key of a listing page (a named tuple: a page builds a thousand of them)."""
+
     key: str
     size: int
     etag: str
