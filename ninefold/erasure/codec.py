@@ -1,11 +1,16 @@
 """Erasure codec adapter over pyeclib (ISA-L Reed-Solomon, Vandermonde, systematic).
 
 Calls are CPU-bound C code that releases the GIL: callers run them in a thread pool, never on
-the event loop. With all data fragments present, ``decode`` passes exactly those to pyeclib,
-which then only concatenates payloads (no matrix decode).
+the event loop. The code is systematic: data fragment i carries bytes i*size .. (i+1)*size of
+the stripe after liberasurecode's fragment header. With all k data fragments present,
+``decode`` reads each header (pyeclib's ``get_metadata``, ~1 µs) and joins the payloads itself:
+pyeclib's decode of the same fragments measured 1.3 ms per 1.5 MiB stripe (57 ms of CPU per
+64 MiB GET), the join 0.15 ms. Anything unexpected in a header falls back to pyeclib.
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 from pyeclib.ec_iface import ECDriver
 
@@ -36,12 +41,41 @@ class ECCodec:
         if len(fragments) < self.k:
             raise errors.DataUnavailable(f"need {self.k} fragments, have {len(fragments)}")
         data = [fragments[i] for i in range(self.k) if i in fragments]
+        if len(data) == self.k:
+            joined = self._join_data(data)
+            if joined is not None:
+                return joined
         chosen = data if len(data) == self.k else list(fragments.values())[: self.k + self.m]
         try:
             stripe: bytes = self._driver.decode(chosen)
         except Exception as exc:  # pyeclib raises its own error tree
             raise errors.DataUnavailable(f"erasure decode failed: {exc}") from exc
         return stripe
+
+    def _join_data(self, data: list[bytes]) -> bytes | None:
+        """The stripe from the k data fragments, by joining their payloads; None when a header
+        is not what a systematic encode of one stripe writes (pyeclib then decides)."""
+        try:
+            metas = [
+                cast(dict[str, int], self._driver.get_metadata(f, formatted=True)) for f in data
+            ]
+        except Exception:  # pyeclib raises its own error tree for a bad header
+            return None
+        size, total = metas[0]["size"], metas[0]["orig_data_size"]
+        if not 0 <= total <= size * self.k:
+            return None
+        pieces = []
+        left = total
+        for i, (fragment, meta) in enumerate(zip(data, metas, strict=True)):
+            if meta["index"] != i or meta["size"] != size or meta["orig_data_size"] != total:
+                return None
+            start = len(fragment) - size
+            if start < 0:
+                return None
+            take = min(size, left)
+            pieces.append(memoryview(fragment)[start : start + take])
+            left -= take
+        return b"".join(pieces)
 
     def reconstruct(self, fragments: dict[int, bytes], missing: list[int]) -> list[bytes]:
         """Fragments ``missing`` (in that order) rebuilt from any ``k`` others (repair)."""
