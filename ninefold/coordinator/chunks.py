@@ -14,6 +14,7 @@ corrupt. Fewer than k readable fragments raises DataUnavailable — never wrong 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ log = logging.getLogger("ninefold.chunks")
 
 UNIT_BYTES = 256 * 1024
 #: stripes (EC) or blocks (replicas) fetched per read round trip
-READ_BATCH_STRIPES = 8
+READ_BATCH_STRIPES = 4
 READ_BATCH_BLOCKS = 16
 
 
@@ -266,20 +267,38 @@ class ChunkIO:
         first = offset // stripe_bytes
         last = (offset + length - 1) // stripe_bytes
         loop = asyncio.get_running_loop()
-        for batch_start in range(first, last + 1, READ_BATCH_STRIPES):
+        starts = list(range(first, last + 1, READ_BATCH_STRIPES))
+
+        def fetch(batch_start: int) -> asyncio.Future[dict[int, list[bytes]]]:
             count = min(READ_BATCH_STRIPES, last + 1 - batch_start)
-            fetched = await self._fetch_any_k(record, scheme, batch_start, count)
-            for n in range(count):
-                stripe_no = batch_start + n
-                frags = {i: blocks[n] for i, blocks in fetched.items()}
-                stripe = await loop.run_in_executor(self.executor, codec.decode, frags)
-                expected = min(stripe_bytes, record.size - stripe_no * stripe_bytes)
-                if len(stripe) != expected:
-                    raise DataUnavailable(f"chunk {record.chunk_id}: stripe {stripe_no} is short")
-                base = stripe_no * stripe_bytes
-                lo = max(offset, base) - base
-                hi = min(offset + length, base + expected) - base
-                yield stripe[lo:hi] if (lo, hi) != (0, expected) else stripe
+            return asyncio.ensure_future(self._fetch_any_k(record, scheme, batch_start, count))
+
+        # read-ahead: the next batch is read from the stores while this one goes to the client
+        pending = fetch(starts[0])
+        try:
+            for number, batch_start in enumerate(starts):
+                fetched = await pending
+                if number + 1 < len(starts):
+                    pending = fetch(starts[number + 1])
+                count = min(READ_BATCH_STRIPES, last + 1 - batch_start)
+                for n in range(count):
+                    stripe_no = batch_start + n
+                    frags = {i: blocks[n] for i, blocks in fetched.items()}
+                    stripe = await loop.run_in_executor(self.executor, codec.decode, frags)
+                    expected = min(stripe_bytes, record.size - stripe_no * stripe_bytes)
+                    if len(stripe) != expected:
+                        raise DataUnavailable(
+                            f"chunk {record.chunk_id}: stripe {stripe_no} is short"
+                        )
+                    base = stripe_no * stripe_bytes
+                    lo = max(offset, base) - base
+                    hi = min(offset + length, base + expected) - base
+                    yield stripe[lo:hi] if (lo, hi) != (0, expected) else stripe
+        finally:
+            if not pending.done():  # the reader stopped early (client gone, error)
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
+                    await pending
 
     async def _fetch_any_k(
         self, record: ChunkRecord, scheme: Scheme, first: int, count: int
