@@ -40,6 +40,8 @@ class ServerConfig:
     gc_interval_s: float = 10.0
     repair_interval_s: float = 5.0
     scrub_interval_s: float = 30.0
+    #: scrub throttle (None: unthrottled)
+    scrub_max_bytes_per_s: float | None = None
     orphan_interval_s: float = 600.0
 
     @property

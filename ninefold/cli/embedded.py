@@ -76,7 +76,10 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
     jobs: list[tuple[Worker, float]] = [
         (GcWorker(objects), config.gc_interval_s),
         (RepairWorker(meta, chunkio), config.repair_interval_s),
-        (Scrubber(meta, chunkio), config.scrub_interval_s),
+        (
+            Scrubber(meta, chunkio, max_bytes_per_s=config.scrub_max_bytes_per_s),
+            config.scrub_interval_s,
+        ),
         (OrphanCollector(meta, chunkio), config.orphan_interval_s),
     ]
     background = [

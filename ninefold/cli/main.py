@@ -38,6 +38,10 @@ __all__ = ["app", "main"]
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ninefold object store.")
 
 
+#: the scrubber's default pace: a background check, not a load (1 TB in ~5.5 hours)
+SCRUB_MB_PER_S = 50.0
+
+
 @app.callback()
 def _root() -> None:
     """Ninefold: an erasure-coded, S3-compatible object store."""
@@ -55,6 +59,9 @@ def server(
         str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
     ] = None,
     region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
+    scrub_mb_per_s: Annotated[
+        float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
+    ] = SCRUB_MB_PER_S,
 ) -> None:
     """Run the embedded S3 server: 6+3 erasure coding over local drive directories."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -84,6 +91,7 @@ def server(
         tls_cert=tls_cert,
         tls_key=tls_key,
         credentials=credentials,
+        scrub_max_bytes_per_s=scrub_mb_per_s * 1e6 or None,
     )
     asyncio.run(prepare_data_dir(config))
 
@@ -429,7 +437,7 @@ def worker(
     ] = 10.0,
     scrub_mb_per_s: Annotated[
         float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
-    ] = 0.0,
+    ] = SCRUB_MB_PER_S,
     orphan_grace_s: Annotated[
         float,
         typer.Option(min=0.0, help="Delete unreferenced fragments this long after first seen."),
