@@ -10,6 +10,7 @@ however many keys hide under each prefix.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -111,6 +112,9 @@ class ListCursor:
         if not rows:
             self._done = True
             return
+        if not self.delimiter and rows[0][0].startswith(self.prefix):
+            self._feed_flat(rows, asked)
+            return
         for key, size, etag, last_modified, storage_class, owner, checksums in rows:
             if not key.startswith(self.prefix):
                 self._done = True
@@ -131,6 +135,33 @@ class ListCursor:
             self.last = key
             self._lower, self._inclusive = key, False
         if len(rows) < asked:
+            self._done = True
+
+    def _feed_flat(self, rows: Sequence[Sequence[Any]], asked: int) -> None:
+        """``feed`` without a delimiter (no common prefixes): the rows are sorted, so those
+        between two that start with the prefix start with it too; converted in one pass."""
+        room = self.max_keys - len(self.entries)
+        if room <= 0:
+            self.truncated, self._done = True, True
+            return
+        take = rows[:room]
+        inside = len(take)
+        if not take[-1][0].startswith(self.prefix):  # the range ran past the prefix
+            inside = next(i for i, row in enumerate(take) if not row[0].startswith(self.prefix))
+            take = take[:inside]
+            self._done = True
+        self.entries.extend(
+            [ListEntry(r[0], r[1], r[2], r[3], r[4], r[5], _algorithms(r[6])) for r in take]
+        )
+        if take:
+            self.last = self._lower = take[-1][0]
+            self._inclusive = False
+        if self._done:
+            return
+        if len(rows) > room:
+            self._done = True
+            self.truncated = rows[room][0].startswith(self.prefix)
+        elif len(rows) < asked:
             self._done = True
 
     def page(self) -> ListPage:
@@ -249,4 +280,7 @@ def _algorithms(checksums: str) -> tuple[str, ...]:
     set and base64 values never contain a quote."""
     if checksums == "{}":
         return ()
-    return tuple(a for a in ALGORITHMS if f'"{a}":' in checksums)
+    return tuple(_ALGORITHM_KEY.findall(checksums))
+
+
+_ALGORITHM_KEY = re.compile('"(' + "|".join(re.escape(a) for a in ALGORITHMS) + ')":')

@@ -23,6 +23,7 @@ __all__ = [
     "child",
     "children",
     "element",
+    "escape",
     "iso8601",
     "leaf",
     "parse_xml",
@@ -67,6 +68,13 @@ def child(tag: str, value: Any) -> ET.Element:
     return element(tag, text=str(value))
 
 
+def escape(text: str) -> str:
+    """``text`` escaped as ElementTree escapes element text (``&``, ``<``, ``>``)."""
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
 def leaf(tag: str, value: Any) -> str:
     """``child(tag, value)`` as text, escaped as ElementTree escapes element text."""
     if isinstance(value, bool):
@@ -74,9 +82,7 @@ def leaf(tag: str, value: Any) -> str:
     text = str(value)
     if not text:
         return f"<{tag} />"
-    if "&" in text or "<" in text or ">" in text:
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"<{tag}>{text}</{tag}>"
+    return f"<{tag}>{escape(text)}</{tag}>"
 
 
 def render(root: ET.Element, *, namespace: bool = True, tail: Sequence[str] = ()) -> bytes:
