@@ -11,7 +11,7 @@ LINT_PATHS := ninefold tests $(wildcard benchmarks)
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv deps run lint test test-slow bench clean
+.PHONY: help venv deps run lint test test-slow bench bench-quick bench-profile clean
 
 help:
 	@echo "make run        start the embedded server on 127.0.0.1:9000 (data in $(DATA))"
@@ -19,7 +19,10 @@ help:
 	@echo "make test-slow  the slow tests only (-m slow)"
 	@echo "make lint       ruff check, ruff format --check, mypy (package + test harness), lint-imports"
 	@echo "make deps       system tools for the client tests (rclone, s3cmd)"
-	@echo "make bench      benchmarks/run.py"
+	@echo "make bench      issue-6 suite, 3 runs each: Ninefold embedded + cluster vs SeaweedFS,"
+	@echo "                Swift EC 6+3, nginx; checks; profiles -> BENCHMARKS.md (~15 min)"
+	@echo "make bench-quick  smoke run of the suite (1 run, small counts); BENCHMARKS.md untouched"
+	@echo "make bench-profile  py-spy profiles of the embedded server per workload only"
 	@echo "make venv       create/refresh $(VENV) from pyproject.toml"
 
 venv: $(STAMP)
@@ -48,8 +51,18 @@ test: venv deps lint
 test-slow: venv deps
 	$(BIN)/pytest -q -m slow
 
+# the suite (benchmarks/run.py), then the per-workload profiles (benchmarks/profile.py); both
+# rewrite their own section of BENCHMARKS.md and keep raw results in benchmarks/results/
 bench: venv
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py; status=$$?; \
+	$(BIN)/python benchmarks/profile.py && exit $$status
+
+bench-quick: venv
+	$(BIN)/python benchmarks/run.py --quick; status=$$?; \
+	$(BIN)/python benchmarks/profile.py --quick && exit $$status
+
+bench-profile: venv
+	$(BIN)/python benchmarks/profile.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache ninefold.egg-info

@@ -10,6 +10,10 @@ mkdir -p "$D"
 if [ -f "$D/server.pid" ] && kill -0 "$(cat "$D/server.pid")" 2>/dev/null; then
   echo "ninefold already running (pid $(cat "$D/server.pid"))"; exit 0
 fi
+# every worker binds with SO_REUSEPORT: a second server on a busy port would share its traffic
+if ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
+  echo "port 127.0.0.1:$port is busy (NINEFOLD_BENCH_PORT picks another)" >&2; exit 1
+fi
 rm -rf "$D/data"
 NINEFOLD_ROOT_ACCESS_KEY=NFBENCHACCESSKEY0001 \
 NINEFOLD_ROOT_SECRET_KEY=nf-bench-secret-key-0123456789abcdefghij \
