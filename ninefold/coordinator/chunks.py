@@ -236,7 +236,9 @@ class ChunkIO:
         if self.on_degraded is not None:
             self.on_degraded(record)
 
-    async def read(self, record: ChunkRecord, offset: int, length: int) -> AsyncIterator[bytes]:
+    async def read(
+        self, record: ChunkRecord, offset: int, length: int
+    ) -> AsyncIterator[bytes | memoryview]:
         """Yield exactly bytes ``[offset, offset + length)`` of the chunk."""
         if length <= 0:
             return
@@ -261,7 +263,7 @@ class ChunkIO:
 
     async def _read_ec(
         self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytes | memoryview]:
         codec = self.codec(scheme)
         stripe_bytes = codec.stripe_bytes
         first = offset // stripe_bytes
@@ -284,16 +286,24 @@ class ChunkIO:
                 for n in range(count):
                     stripe_no = batch_start + n
                     frags = {i: blocks[n] for i, blocks in fetched.items()}
-                    stripe = await loop.run_in_executor(self.executor, codec.decode, frags)
+                    # all data fragments at hand: their payloads are the stripe, handed on as
+                    # views without a copy; otherwise pyeclib decodes (in the executor)
+                    parts: list[bytes] | list[memoryview] | None = codec.data_parts(frags)
+                    if parts is None:
+                        parts = [await loop.run_in_executor(self.executor, codec.decode, frags)]
                     expected = min(stripe_bytes, record.size - stripe_no * stripe_bytes)
-                    if len(stripe) != expected:
+                    if sum(len(p) for p in parts) != expected:
                         raise DataUnavailable(
                             f"chunk {record.chunk_id}: stripe {stripe_no} is short"
                         )
                     base = stripe_no * stripe_bytes
                     lo = max(offset, base) - base
                     hi = min(offset + length, base + expected) - base
-                    yield stripe[lo:hi] if (lo, hi) != (0, expected) else stripe
+                    if (lo, hi) == (0, expected):
+                        for part in parts:
+                            yield part
+                    else:
+                        yield b"".join(parts)[lo:hi]
         finally:
             if not pending.done():  # the reader stopped early (client gone, error)
                 pending.cancel()
@@ -343,7 +353,7 @@ class ChunkIO:
 
     async def _read_rep(
         self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncIterator[bytes | memoryview]:
         first = offset // UNIT_BYTES
         last = (offset + length - 1) // UNIT_BYTES
         for batch_start in range(first, last + 1, READ_BATCH_BLOCKS):

@@ -100,7 +100,7 @@ class MultipartService:
         self, upload: Upload, part_number: int, source: ObjectVersion, start: int, length: int
     ) -> Part:
         _check_part_number(part_number)
-        body: AsyncIterator[bytes] = self.objects.read(source, start, length)
+        body: AsyncIterator[bytes | memoryview] = self.objects.read(source, start, length)
         algorithms = (upload.checksum_algorithm,) if upload.checksum_algorithm else ()
         return await self.upload_part(
             upload, part_number, IteratorBody(body), algorithms, lambda h: h.checksums_b64()

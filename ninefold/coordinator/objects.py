@@ -245,7 +245,9 @@ class ObjectService:
             raise missing
         return obj
 
-    async def read(self, obj: ObjectVersion, start: int, length: int) -> AsyncIterator[bytes]:
+    async def read(
+        self, obj: ObjectVersion, start: int, length: int
+    ) -> AsyncIterator[bytes | memoryview]:
         """Yield bytes ``[start, start + length)`` of ``obj``, chunk by chunk, stripe by stripe."""
         offset = 0
         end = start + length

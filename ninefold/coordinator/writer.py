@@ -27,7 +27,7 @@ INLINE_HASH_BYTES = 64 * 1024
 
 
 class BodySource(Protocol):
-    async def read(self) -> bytes:
+    async def read(self) -> bytes | memoryview:
         """The next piece of the body; ``b""`` at its end. Raises S3 errors on bad framing."""
         ...
 
@@ -35,10 +35,10 @@ class BodySource(Protocol):
 class IteratorBody:
     """Adapts an async iterator of bytes (e.g. a read of another object) to :class:`BodySource`."""
 
-    def __init__(self, source: AsyncIterator[bytes]) -> None:
+    def __init__(self, source: AsyncIterator[bytes | memoryview]) -> None:
         self._source = source
 
-    async def read(self) -> bytes:
+    async def read(self) -> bytes | memoryview:
         try:
             return await anext(self._source)
         except StopAsyncIteration:
@@ -122,7 +122,7 @@ async def write_body(
     """
     loop = asyncio.get_running_loop()
     writer = DataWriter(chunkio, settings)
-    pieces: list[bytes] = []
+    pieces: list[bytes | memoryview] = []
     held = 0
 
     async def flush(data: bytes) -> None:
@@ -158,9 +158,9 @@ async def write_body(
         raise
 
 
-def _take(pieces: list[bytes], size: int) -> tuple[bytes, list[bytes]]:
+def _take(pieces: list[bytes | memoryview], size: int) -> tuple[bytes, list[bytes | memoryview]]:
     """The first ``size`` bytes of ``pieces`` as one buffer (one copy), and what is left."""
-    taken: list[bytes] = []
+    taken: list[bytes | memoryview] = []
     have = 0
     for i, piece in enumerate(pieces):
         if have + len(piece) <= size:

@@ -40,11 +40,10 @@ class ECCodec:
         """The stripe from any ``k`` fragments (index -> fragment bytes)."""
         if len(fragments) < self.k:
             raise errors.DataUnavailable(f"need {self.k} fragments, have {len(fragments)}")
+        parts = self.data_parts(fragments)
+        if parts is not None:
+            return b"".join(parts)
         data = [fragments[i] for i in range(self.k) if i in fragments]
-        if len(data) == self.k:
-            joined = self._join_data(data)
-            if joined is not None:
-                return joined
         chosen = data if len(data) == self.k else list(fragments.values())[: self.k + self.m]
         try:
             stripe: bytes = self._driver.decode(chosen)
@@ -52,9 +51,13 @@ class ECCodec:
             raise errors.DataUnavailable(f"erasure decode failed: {exc}") from exc
         return stripe
 
-    def _join_data(self, data: list[bytes]) -> bytes | None:
-        """The stripe from the k data fragments, by joining their payloads; None when a header
-        is not what a systematic encode of one stripe writes (pyeclib then decides)."""
+    def data_parts(self, fragments: dict[int, bytes]) -> list[memoryview] | None:
+        """The stripe as views of the k data fragments' payloads, in order (cheap: no copy,
+        fine on the event loop); None when a data fragment is missing or a header is not what a
+        systematic encode of one stripe writes -- then :meth:`decode` (pyeclib) decides."""
+        if any(i not in fragments for i in range(self.k)):
+            return None
+        data = [fragments[i] for i in range(self.k)]
         try:
             metas = [
                 cast(dict[str, int], self._driver.get_metadata(f, formatted=True)) for f in data
@@ -75,7 +78,7 @@ class ECCodec:
             take = min(size, left)
             pieces.append(memoryview(fragment)[start : start + take])
             left -= take
-        return b"".join(pieces)
+        return pieces
 
     def reconstruct(self, fragments: dict[int, bytes], missing: list[int]) -> list[bytes]:
         """Fragments ``missing`` (in that order) rebuilt from any ``k`` others (repair)."""

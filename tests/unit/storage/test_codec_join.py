@@ -18,7 +18,7 @@ def test_join_equals_pyeclib(length: int) -> None:
     stripe = os.urandom(length)
     fragments = CODEC.encode(stripe)
     data = {i: fragments[i] for i in range(6)}
-    assert CODEC._join_data(list(data.values())) == stripe
+    assert b"".join(CODEC.data_parts(data) or []) == stripe
     assert CODEC._driver.decode(list(data.values())) == stripe
     assert CODEC.decode(data) == stripe
     # with a parity fragment instead of a data fragment pyeclib reconstructs
@@ -29,7 +29,11 @@ def test_unexpected_headers_fall_back() -> None:
     stripe = os.urandom(300_000)
     fragments = CODEC.encode(stripe)
     swapped = [fragments[1], fragments[0], *fragments[2:6]]
-    assert CODEC._join_data(swapped) is None  # wrong order: index check
+    assert CODEC.data_parts(dict(enumerate(swapped))) is None  # wrong order: index check
     other = CODEC.encode(os.urandom(200_000))
-    assert CODEC._join_data([*fragments[:5], other[5]]) is None  # from another stripe
-    assert CODEC._join_data([b"\x00" * 10, *fragments[1:6]]) is None  # no header at all
+    assert (
+        CODEC.data_parts(dict(enumerate([*fragments[:5], other[5]]))) is None
+    )  # from another stripe
+    assert (
+        CODEC.data_parts(dict(enumerate([b"\x00" * 10, *fragments[1:6]]))) is None
+    )  # no header at all

@@ -202,7 +202,7 @@ async def _stream(
 ) -> web.StreamResponse:
     pieces = ctx.services.objects.read(obj, start, length)
     # read the first stripe before answering, so a lost object gets a clean S3 error
-    first = b""
+    first: bytes | memoryview = b""
     if length:
         first = await anext(pieces)
     response = web.StreamResponse(status=status, headers=headers)
