@@ -205,6 +205,11 @@ async def _stream(
     first: bytes | memoryview = b""
     if length:
         first = await anext(pieces)
+    if len(first) == length:
+        # the whole body in one piece (inline and replicated objects): one plain response,
+        # headers and body in a single write, and the common response headers added after
+        await anext(pieces, None)  # lets the reader finish (there is nothing more)
+        return web.Response(status=status, headers=headers, body=bytes(first))
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
     await response.prepare(ctx.request)
