@@ -21,7 +21,7 @@ from ninefold.api.auth import Credentials
 from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site, tls_context
 from ninefold.cli.config import ServerConfig
-from ninefold.cli.supervisor import supervise_processes
+from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
@@ -101,16 +101,7 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
 
 
 def _worker_main(config: ServerConfig, ready: MpEvent) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
-    )
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
-        pass
-    asyncio.run(_serve(config, ready))
+    run_server_process(lambda: _serve(config, ready))
 
 
 def supervise(config: ServerConfig, on_ready: Callable[[], None] | None) -> int:

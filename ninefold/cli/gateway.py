@@ -24,7 +24,7 @@ from ninefold.api.auth import Credentials
 from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site
 from ninefold.cli.config import RootCredentials
-from ninefold.cli.supervisor import supervise_processes
+from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.cli.wiring import follow_map, open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
@@ -100,16 +100,7 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
 
 
 def _process_main(config: GatewayConfig, ready: MpEvent) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
-    )
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
-        pass
-    asyncio.run(_serve(config, ready))
+    run_server_process(lambda: _serve(config, ready))
 
 
 def run_gateway(config: GatewayConfig) -> int:

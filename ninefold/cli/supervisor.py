@@ -7,6 +7,7 @@ picklable ``config`` and an event it sets once it serves.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
@@ -14,14 +15,35 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
-__all__ = ["supervise_processes"]
+__all__ = ["run_server_process", "supervise_processes"]
 
 log = logging.getLogger("ninefold.supervisor")
+
+#: seconds a thread may hold the GIL while another waits for it (CPython's default is 5 ms).
+#: A server process's event loop runs Python nearly all the time under load, so every hand-off
+#: to a thread (metadata writer, executor) and back could wait up to the whole interval: with
+#: 0.5 ms, 4 KiB GETs went from 5,800-7,600 to 7,000-7,800 ops/s and DELETEs ~8 % up.
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+def run_server_process(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """The body of one server process: logging, the GIL switch interval, uvloop, ``main()``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    )
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
+        pass
+    asyncio.run(main())
 
 
 def supervise_processes(

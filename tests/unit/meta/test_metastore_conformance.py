@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -978,5 +979,39 @@ def test_sqlite_bucket_cache_sees_another_process_change(tmp_path: Path) -> None
         assert created is not None and created.owner == "alice"
         await a.close()
         await b.close()
+
+    run(go())
+
+
+def test_sqlite_point_read_waits_off_the_loop_when_the_database_is_locked(
+    tmp_path: Path,
+) -> None:
+    """Point reads run on the loop with a busy timeout of 0; when another connection holds
+    the database locked they are handed to the point-read thread, which waits for the lock:
+    the loop keeps running meanwhile and the read returns the right row."""
+
+    async def go() -> None:
+        first = await SqliteMetaStore.open(tmp_path / "p.db")
+        await first.create_bucket(Bucket("b", time.time(), "root"))
+        await first.put_object(obj("k", chunk(1)))
+        await first.close()
+        # another process holds the whole database (exclusive locking mode, in a write)
+        holder = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+        holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("UPDATE objects SET etag = etag")
+        store = SqliteMetaStore(tmp_path / "p.db")  # schema is there: no migration run
+        read = asyncio.ensure_future(store.get_object("b", "k"))
+        ticks = 0
+        for _ in range(20):  # the loop is not blocked while the read waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not read.done() and ticks == 20
+        holder.execute("COMMIT")
+        holder.close()
+        got = await asyncio.wait_for(read, 10)
+        assert got is not None and got.chunks == (chunk(1),)
+        assert await store.get_object("b", "k") == got  # and back on the loop
+        await store.close()
 
     run(go())
