@@ -25,7 +25,8 @@ from tests.cluster.test_gateways import SECRET, make_gateway, register
 from tests.support.node import BIN, GatewayProc, NodeProc
 from tests.support.worker import WorkerProc
 
-NINEFOLD_SIZES = [1, 5000, 128 * 1024 + 1, 1024 * 1024, 3 * 1024 * 1024 + 17]
+#: replicated (rep:4) and erasure-coded sizes; objects up to 32 KiB would be inline (no fragments)
+NINEFOLD_SIZES = [40 * 1024, 100 * 1024, 128 * 1024 + 1, 1024 * 1024, 3 * 1024 * 1024 + 17]
 
 
 async def verify_every_chunk(meta_dsn: str) -> tuple[int, int, list[str]]:

@@ -21,7 +21,8 @@ from tests.cluster.test_gateways import SECRET, make_gateway
 from tests.support.node import BIN, GatewayProc, NodeProc
 from tests.support.worker import WorkerProc
 
-SIZES = [100, 5000, 200 * 1024, 1024 * 1024 + 1]
+#: rep:4 and 6+3 sizes (objects up to 32 KiB are inline: no fragments to place)
+SIZES = [40 * 1024, 100 * 1024, 200 * 1024, 1024 * 1024 + 1]
 
 
 def admin(meta_dsn: str, *args: str) -> None:
