@@ -145,8 +145,20 @@ def machine() -> dict[str, Any]:
 def versions() -> dict[str, str]:
     git = ["git", "-C", str(REPO)]
     rev = _out([*git, "rev-parse", "--short", "HEAD"])
+    # the report and the raw results are what a run writes: not changes to what was measured
     dirty = subprocess.run(
-        [*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        [
+            *git,
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+            "--",
+            ".",
+            ":(exclude)BENCHMARKS.md",
+            ":(exclude)benchmarks/results",
+        ],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     s3bench = re.search(r'^VERSION = "([^"]+)"', (KIT / "s3bench.py").read_text(), re.M)
     return {

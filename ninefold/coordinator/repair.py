@@ -24,8 +24,9 @@ __all__ = ["fragment_blocks", "move_fragments", "rebuild", "verify_fragment"]
 
 log = logging.getLogger("ninefold.repair")
 
-#: blocks asked for per read when a fragment is verified whole
-VERIFY_BATCH_BLOCKS = 16
+#: blocks asked for per read when a fragment is verified whole (1 MiB of a 6+3 fragment: a scrub
+#: of a 64 MiB chunk holds 9 of these at a time)
+VERIFY_BATCH_BLOCKS = 4
 
 
 def fragment_blocks(io: ChunkIO, record: ChunkRecord) -> int:

@@ -54,6 +54,7 @@ from ninefold.meta.rows import (
     UPLOAD_COLS,
     bucket_from_row,
     chunk_from_row,
+    chunk_values,
     node_from_row,
     node_values,
     object_from_row,
@@ -199,19 +200,7 @@ async def _insert_chunks(
         await conn.executemany(
             f"INSERT INTO chunks (chunk_id, {column}, seq, size, scheme, block_size, stores, data) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            [
-                (
-                    c.chunk_id,
-                    owner_id,
-                    i,
-                    c.size,
-                    c.scheme,
-                    c.block_size,
-                    json.dumps(list(c.stores)),
-                    c.data,
-                )
-                for i, c in enumerate(chunks)
-            ],
+            chunk_values(owner_id, chunks),
         )
         await _enqueue_repair(
             conn, [c.chunk_id for c in chunks if "" in c.stores], REPAIR_MISSING_AT_WRITE

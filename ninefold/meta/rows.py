@@ -23,6 +23,7 @@ __all__ = [
     "UPLOAD_COLS",
     "bucket_from_row",
     "chunk_from_row",
+    "chunk_values",
     "node_from_row",
     "node_values",
     "object_from_row",
@@ -56,6 +57,24 @@ def chunk_from_row(row: Sequence[Any]) -> ChunkRecord:
         tuple(json.loads(stores)),
         bytes(data) if data is not None else None,
     )
+
+
+def chunk_values(owner_id: int, chunks: Sequence[ChunkRecord]) -> list[tuple[Any, ...]]:
+    """Rows for ``INSERT INTO chunks (chunk_id, <owner>, seq, size, scheme, block_size, stores,
+    data)``, in the object's (or part's) chunk order."""
+    return [
+        (
+            c.chunk_id,
+            owner_id,
+            i,
+            c.size,
+            c.scheme,
+            c.block_size,
+            json.dumps(list(c.stores)),
+            c.data,
+        )
+        for i, c in enumerate(chunks)
+    ]
 
 
 def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> ObjectVersion:

@@ -72,6 +72,7 @@ from ninefold.meta.rows import (
     UPLOAD_COLS,
     bucket_from_row,
     chunk_from_row,
+    chunk_values,
     node_from_row,
     node_values,
     object_from_row,
@@ -120,19 +121,7 @@ def _insert_chunks(
     conn.executemany(
         f"INSERT INTO chunks (chunk_id, {owner_col}, seq, size, scheme, block_size, stores, data) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                c.chunk_id,
-                owner_id,
-                i,
-                c.size,
-                c.scheme,
-                c.block_size,
-                json.dumps(list(c.stores)),
-                c.data,
-            )
-            for i, c in enumerate(chunks)
-        ],
+        chunk_values(owner_id, chunks),
     )
     _enqueue_repair(
         conn, [c.chunk_id for c in chunks if "" in c.stores], REPAIR_MISSING_AT_WRITE, _now()
