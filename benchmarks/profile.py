@@ -80,7 +80,7 @@ IDLE = {
     "Event.wait (threading.py)": "thread waiting on an event",
     "wait (threading.py)": "thread waiting on a condition",
     "_wait_for_tstate_lock (threading.py)": "thread join",
-    "_drain (ninefold/meta/sqlite.py)": "metadata writer / point-read thread waiting for work",
+    "_drain (ninefold/meta/sqlite.py)": "metadata writer thread waiting for work",
 }
 #: leaf frames in these files are the supervisor / multiprocessing plumbing idling
 IDLE_FILES = {

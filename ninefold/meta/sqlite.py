@@ -218,13 +218,9 @@ MAX_GROUP_COMMIT = 256
 _GEN = struct.Struct("<Q")
 
 
-#: most point reads answered by one wake-up of the loop
-MAX_POINT_BATCH = 64
-
-
 @dataclass(slots=True)
 class _Job:
-    """A call waiting for the writer (or the point-read) thread, and who waits for it."""
+    """A call waiting for the writer thread, and who waits for it."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
@@ -286,8 +282,6 @@ class SqliteMetaStore:
         self._path = path
         self._busy_timeout_s = busy_timeout_s
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._points: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._point_thread: threading.Thread | None = None
         self._loop_conn: sqlite3.Connection | None = None
         gen_path = Path(f"{path}.gen")
         gen_fd = os.open(gen_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -339,9 +333,9 @@ class SqliteMetaStore:
         on the event loop, on a connection of its own that never waits for a lock (busy
         timeout 0). Such a read takes ~6 µs of CPU on a warm database; any hand-off to a thread
         cost more than the read itself (pool: ~43 µs, a batching thread: ~7 µs plus the wait
-        for the GIL, ~15 % of the GET rate). If SQLite ever answers busy (WAL recovery), the
-        read goes to the point-read thread, which takes every read waiting and answers them
-        with one wake-up of the loop. Big reads (listings) stay on the pool."""
+        for the GIL, ~15 % of the GET rate). If SQLite ever answers busy (WAL recovery, another
+        process holding the database), the read goes to the reader pool, whose connections
+        wait for the lock. Big reads (listings) always run on the pool."""
         try:
             conn = self._loop_conn
             if conn is None:
@@ -357,33 +351,7 @@ class SqliteMetaStore:
         except sqlite3.OperationalError as exc:
             if not _is_busy(exc):
                 raise
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        if self._point_thread is None:
-            self._point_thread = threading.Thread(
-                target=self._point_loop, name="meta-p", daemon=True
-            )
-            self._point_thread.start()
-        self._points.put(_Job(fn, args, loop, future))
-        return await future
-
-    def _point_loop(self) -> None:
-        while True:
-            batch, stop = _drain(self._points, MAX_POINT_BATCH)
-            outcomes: list[tuple[bool, Any]] = []
-            for job in batch:
-                try:
-                    conn = self._conn()
-                    conn.execute("BEGIN")
-                    try:
-                        outcomes.append((True, job.fn(conn, *job.args)))
-                    finally:
-                        conn.execute("COMMIT")
-                except BaseException as exc:
-                    outcomes.append((False, exc))
-            _hand_back(batch, outcomes)
-            if stop:
-                return
+        return await self._read(fn, *args)  # on the pool, which waits for the lock
 
     def _bucket_gen(self) -> int:
         return int(_GEN.unpack_from(self._gen)[0])
@@ -453,10 +421,6 @@ class SqliteMetaStore:
             conn.execute(f"PRAGMA user_version = {number}")
 
     async def close(self) -> None:
-        if self._point_thread is not None:
-            self._points.put(None)
-            await asyncio.get_running_loop().run_in_executor(None, self._point_thread.join)
-            self._point_thread = None
         if self._writer_thread is not None:
             self._jobs.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._writer_thread.join)

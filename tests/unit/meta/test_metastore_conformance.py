@@ -987,7 +987,7 @@ def test_sqlite_point_read_waits_off_the_loop_when_the_database_is_locked(
     tmp_path: Path,
 ) -> None:
     """Point reads run on the loop with a busy timeout of 0; when another connection holds
-    the database locked they are handed to the point-read thread, which waits for the lock:
+    the database locked they are handed to the reader pool, whose connections wait for the lock:
     the loop keeps running meanwhile and the read returns the right row."""
 
     async def go() -> None:
