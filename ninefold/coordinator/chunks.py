@@ -135,7 +135,7 @@ class ChunkWriter:
                 return
             full, self._buffer = bytes(self._buffer), bytearray()
             await self._write_stripe(full)
-        if len(view) == stripe and isinstance(data, bytes) and len(data) == stripe:
+        if isinstance(data, bytes) and len(data) == len(view) == stripe:
             await self._write_stripe(data)
             return
         while len(view) >= stripe:

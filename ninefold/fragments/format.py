@@ -76,7 +76,7 @@ def unpack_record_head(head: bytes, block_size: int) -> tuple[int, int]:
     return int(length), int(crc)
 
 
-def check_payload(payload: bytes, length: int, crc: int) -> None:
+def check_payload(payload: bytes | memoryview, length: int, crc: int) -> None:
     """CorruptFragment unless ``payload`` is whole and matches its CRC32C."""
     if len(payload) != length:
         raise CorruptFragment("fragment record truncated")
@@ -87,12 +87,7 @@ def check_payload(payload: bytes, length: int, crc: int) -> None:
 def unframe_record(record: bytes | memoryview, block_size: int) -> tuple[bytes, int]:
     """Verify the record at the start of ``record``: (payload, bytes consumed). ``record`` may
     be a view into a larger read: the payload is verified in place and copied out once."""
-    if len(record) < RECORD_OVERHEAD:
-        raise CorruptFragment("fragment record truncated")
-    length, crc = _RECORD.unpack_from(record)
-    if length > block_size or len(record) < RECORD_OVERHEAD + length:
-        raise CorruptFragment("fragment record length invalid")
+    length, crc = unpack_record_head(bytes(record[:RECORD_OVERHEAD]), block_size)
     payload = record[RECORD_OVERHEAD : RECORD_OVERHEAD + length]
-    if crc32c(payload) != crc:
-        raise CorruptFragment("fragment block checksum mismatch")
+    check_payload(payload, length, crc)
     return bytes(payload), RECORD_OVERHEAD + length
