@@ -23,14 +23,14 @@ from aiohttp import web
 
 from ninefold.api.auth import ANONYMOUS, Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
-from ninefold.api.s3 import cors
+from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.authz import authorize
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
 from ninefold.api.s3.handlers.post_object import browser_post_bucket, post_object
 from ninefold.api.s3.router import bucket_and_key, route
-from ninefold.core import errors
+from ninefold.core.errors import DomainError
 
 __all__ = ["LATE_HEADERS", "S3App", "S3HttpRequest"]
 
@@ -133,7 +133,7 @@ class S3App:
         bucket, key = bucket_and_key(raw_path, host, self.services.settings.domain)
         try:
             rules = await self._cors_rules(bucket)
-        except errors.NoSuchBucket as exc:
+        except (errors.NoSuchBucket, DomainError) as exc:
             raise cors.forbidden(cors.NOT_FOUND, method, "BUCKET") from exc
         allowed = cors.preflight_headers(
             rules,
@@ -152,7 +152,7 @@ class S3App:
         try:
             bucket, _ = bucket_and_key(raw_path, host, self.services.settings.domain)
             rules = await self._cors_rules(bucket)
-        except errors.S3Error:
+        except (errors.S3Error, DomainError):
             return {}
         if not rules:
             return {}

@@ -13,8 +13,8 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 
 from ninefold.api.app import S3App, S3HttpRequest
+from ninefold.api.s3 import errors
 from ninefold.api.s3.errors import error_response
-from ninefold.core import errors
 
 __all__ = ["start_site", "tls_context"]
 

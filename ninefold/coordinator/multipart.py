@@ -119,7 +119,7 @@ class MultipartService:
         ``condition`` (If-None-Match / If-Match) is checked atomically with the commit. When
         it fails the upload stays, as on AWS, so it can be completed or aborted later."""
         if not requested:
-            raise errors.MalformedXML("CompleteMultipartUpload must name at least one part.")
+            raise errors.InvalidDocument("CompleteMultipartUpload must name at least one part.")
         numbers = [n for n, _, _ in requested]
         if any(b <= a for a, b in itertools.pairwise(numbers)):
             raise errors.InvalidPartOrder()

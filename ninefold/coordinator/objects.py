@@ -228,21 +228,17 @@ class ObjectService:
                 await self.require_bucket(bucket)
                 raise errors.NoSuchVersion(Key=key, VersionId=version_id)
             if obj.is_delete_marker:
-                raise errors.MethodNotAllowed().with_headers(
-                    x_amz_delete_marker="true", x_amz_version_id=version_id
-                )
+                raise errors.DeleteMarker(version_id)
             return obj
         obj = await self.meta.get_object(bucket, key)
         if obj is None:
             found = await self.require_bucket(bucket)
-            missing = errors.NoSuchKey(Key=key)
+            marker = None
             if found.versioning:
                 latest = await self.meta.get_object_version(bucket, key, None)
                 if latest is not None and latest.is_delete_marker:
-                    missing.with_headers(
-                        x_amz_delete_marker="true", x_amz_version_id=latest.version_id
-                    )
-            raise missing
+                    marker = latest.version_id
+            raise errors.NoSuchKey(Key=key, delete_marker=marker)
         return obj
 
     async def read(

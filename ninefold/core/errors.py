@@ -1,18 +1,57 @@
-"""The one error tree of Ninefold.
+"""The error roots of Ninefold's floors, and the domain's vocabulary of refusals.
 
-Every failure a client can see is an :class:`S3Error` subclass carrying the S3 error code, the HTTP
-status and a human message. Lower layers raise these (or :class:`StorageError` for internal storage
-trouble, which the API maps to ``InternalError``/``ServiceUnavailable``); exactly one function in
-``ninefold.api`` turns them into XML responses. Nothing here knows about HTTP libraries.
+Three roots, one per kind of floor, all under :class:`NinefoldError`:
+
+* :class:`StorageError` -- the storage floors (fragments, erasure, node, nodeclient, the chunk
+  pipeline): I/O failures, corrupt or missing fragments, a lost quorum;
+* :class:`DomainError` -- the rules of buckets, objects, versions, uploads, locks and policies,
+  raised by ``meta``, ``coordinator``, ``domain`` and ``iam``: *what* was refused and why, with
+  the facts (bucket, key, version, upload) as ``detail``;
+* ``S3Error`` (``ninefold.api.s3.errors``) -- the HTTP edge only: an S3 error code and status.
+
+Nothing below ``api`` knows an S3 error code or an HTTP status: exactly one function at the edge
+(``ninefold.api.s3.errors.translate``) maps each DomainError class to its S3 error, and storage
+errors to ServiceUnavailable / InternalError. Nothing here knows about HTTP libraries.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+__all__ = [
+    "AccessDenied",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "BucketNotEmpty",
+    "ConfigurationNotFound",
+    "CorruptFragment",
+    "DataUnavailable",
+    "DeleteMarker",
+    "DomainError",
+    "EntityTooLarge",
+    "EntityTooSmall",
+    "FragmentNotFound",
+    "InvalidArgument",
+    "InvalidBucketState",
+    "InvalidDocument",
+    "InvalidPart",
+    "InvalidPartOrder",
+    "MalformedPolicy",
+    "NinefoldError",
+    "NoSuchBucket",
+    "NoSuchKey",
+    "NoSuchUpload",
+    "NoSuchVersion",
+    "NotSupported",
+    "PreconditionFailed",
+    "StorageError",
+    "WriteQuorumFailed",
+]
 
 
 class NinefoldError(Exception):
     """Root of every error Ninefold raises on purpose."""
+
+
+# -- storage --------------------------------------------------------------------------------
 
 
 class StorageError(NinefoldError):
@@ -35,219 +74,110 @@ class WriteQuorumFailed(StorageError):
     """Fewer fragments became durable than the scheme's write quorum: the write is refused."""
 
 
-class S3Error(NinefoldError):
-    """An error with an S3 code and HTTP status; the message may be overridden per raise."""
-
-    code: ClassVar[str] = "InternalError"
-    status: ClassVar[int] = 500
-    default_message: ClassVar[str] = "We encountered an internal error. Please try again."
-
-    def __init__(self, message: str | None = None, **extra: str) -> None:
-        self.message = message or self.default_message
-        #: extra XML elements for the error body (e.g. BucketName, Key, UploadId)
-        self.extra = extra
-        #: extra HTTP response headers (e.g. x-amz-delete-marker on a 404 for a deleted key)
-        self.headers: dict[str, str] = {}
-        super().__init__(f"{self.code}: {self.message}")
-
-    def with_headers(self, **headers: str) -> S3Error:
-        """This error with response headers (names with '_' become '-')."""
-        self.headers.update({k.replace("_", "-"): v for k, v in headers.items()})
-        return self
+# -- domain ---------------------------------------------------------------------------------
 
 
-def _e(code: str, status: int, message: str) -> type[S3Error]:
-    return type(code, (S3Error,), {"code": code, "status": status, "default_message": message})
+class DomainError(NinefoldError):
+    """A request the domain's rules refuse. ``message`` is for people (None: the edge's default
+    wording); ``detail`` names the facts involved (``BucketName``, ``Key``, ``VersionId``,
+    ``UploadId``, ``ArgumentName``, ``Condition`` ...), which the edge may show."""
+
+    def __init__(self, message: str | None = None, **detail: str) -> None:
+        self.message = message
+        self.detail = detail
+        super().__init__(message or type(self).__name__)
 
 
-AccessDenied = _e("AccessDenied", 403, "Access Denied")
-# CORS and bucket controls (codes and messages as S3 sends them)
-AccessForbidden = _e("AccessForbidden", 403, "CORSResponse: This CORS request is not allowed.")
-BadRequest = _e("BadRequest", 400, "Bad Request")
-MissingRequestBodyError = _e("MissingRequestBodyError", 400, "Request Body is empty")
-NoSuchCORSConfiguration = _e(
-    "NoSuchCORSConfiguration", 404, "The CORS configuration does not exist"
-)
-NoSuchPublicAccessBlockConfiguration = _e(
-    "NoSuchPublicAccessBlockConfiguration",
-    404,
-    "The public access block configuration was not found",
-)
-OwnershipControlsNotFoundError = _e(
-    "OwnershipControlsNotFoundError", 404, "The bucket ownership controls were not found"
-)
-AuthorizationHeaderMalformed = _e(
-    "AuthorizationHeaderMalformed", 400, "The authorization header is malformed."
-)
-AuthorizationQueryParametersError = _e(
-    "AuthorizationQueryParametersError", 400, "Error parsing the X-Amz-Credential parameter."
-)
-BadDigest = _e("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
-BucketAlreadyExists = _e("BucketAlreadyExists", 409, "The requested bucket name is not available.")
-BucketAlreadyOwnedByYou = _e(
-    "BucketAlreadyOwnedByYou",
-    409,
-    "Your previous request to create the named bucket succeeded and you already own it.",
-)
-BucketNotEmpty = _e("BucketNotEmpty", 409, "The bucket you tried to delete is not empty.")
-EntityTooLarge = _e(
-    "EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed object size."
-)
-EntityTooSmall = _e(
-    "EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size."
-)
-ExpiredToken = _e("ExpiredToken", 400, "The provided token has expired.")
-IncompleteBody = _e(
-    "IncompleteBody",
-    400,
-    "You did not provide the number of bytes specified by the Content-Length.",
-)
-InternalError = _e("InternalError", 500, "We encountered an internal error. Please try again.")
-InvalidAccessKeyId = _e(
-    "InvalidAccessKeyId", 403, "The AWS access key Id you provided does not exist in our records."
-)
-InvalidArgument = _e("InvalidArgument", 400, "Invalid Argument")
-InvalidBucketName = _e("InvalidBucketName", 400, "The specified bucket is not valid.")
-InvalidDigest = _e("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
-InvalidPart = _e(
-    "InvalidPart",
-    400,
-    "One or more of the specified parts could not be found. The part may not have been uploaded, "
-    "or the specified entity tag may not match the part's entity tag.",
-)
-InvalidPartOrder = _e("InvalidPartOrder", 400, "The list of parts was not in ascending order.")
-InvalidRange = _e("InvalidRange", 416, "The requested range is not satisfiable")
-InvalidRequest = _e("InvalidRequest", 400, "Invalid Request")
-KeyTooLongError = _e("KeyTooLongError", 400, "Your key is too long")
-MalformedXML = _e(
-    "MalformedXML",
-    400,
-    "The XML you provided was not well-formed or did not validate against our published schema.",
-)
-# browser uploads (POST Object with a policy document)
-InvalidPolicyDocument = _e(
-    "InvalidPolicyDocument",
-    400,
-    "The content of the form does not meet the conditions specified in the policy document.",
-)
-MalformedPOSTRequest = _e(
-    "MalformedPOSTRequest",
-    400,
-    "The body of your POST request is not well-formed multipart/form-data.",
-)
-MaxPostPreDataLengthExceededError = _e(
-    "MaxPostPreDataLengthExceededError",
-    400,
-    "Your POST request fields preceding the upload file were too large.",
-)
-MetadataTooLarge = _e(
-    "MetadataTooLarge", 400, "Your metadata headers exceed the maximum allowed metadata size."
-)
-MethodNotAllowed = _e(
-    "MethodNotAllowed", 405, "The specified method is not allowed against this resource."
-)
-MissingContentLength = _e(
-    "MissingContentLength", 411, "You must provide the Content-Length HTTP header."
-)
-NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
-InvalidBucketState = _e(
-    "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
-)
-ObjectLockConfigurationNotFoundError = _e(
-    "ObjectLockConfigurationNotFoundError",
-    404,
-    "Object Lock configuration does not exist for this bucket",
-)
-NoSuchObjectLockConfiguration = _e(
-    "NoSuchObjectLockConfiguration",
-    404,
-    "The specified object does not have a ObjectLock configuration",
-)
-MalformedPolicy = _e("MalformedPolicy", 400, "Policies must be valid JSON.")
-NoSuchBucketPolicy = _e("NoSuchBucketPolicy", 404, "The bucket policy does not exist")
-AccessControlListNotSupported = _e(
-    "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"
-)
-UnexpectedContent = _e("UnexpectedContent", 400, "This request does not support content")
-MissingSecurityHeader = _e(
-    "MissingSecurityHeader", 400, "Your request was missing a required header"
-)
-MalformedACLError = _e(
-    "MalformedACLError",
-    400,
-    "The XML you provided was not well-formed or did not validate against our published schema",
-)
-InvalidTag = _e("InvalidTag", 400, "The tag provided was not a valid tag.")
-NoSuchTagSet = _e("NoSuchTagSet", 404, "The TagSet does not exist")
-NoSuchKey = _e("NoSuchKey", 404, "The specified key does not exist.")
-NoSuchUpload = _e(
-    "NoSuchUpload",
-    404,
-    "The specified upload does not exist. The upload ID may be invalid, or the upload may have "
-    "been aborted or completed.",
-)
-NotImplementedOp = type(
-    "NotImplemented",
-    (S3Error,),
-    {
-        "code": "NotImplemented",
-        "status": 501,
-        "default_message": "A header or query you provided implies functionality that is not "
-        "implemented.",
-    },
-)
-NotModified = _e("NotModified", 304, "Not Modified")
-PreconditionFailed = _e(
-    "PreconditionFailed", 412, "At least one of the pre-conditions you specified did not hold"
-)
-RequestHeaderSectionTooLarge = _e(
-    "RequestHeaderSectionTooLarge",
-    400,
-    "Your request header section exceeds the maximum allowed size.",
-)
-RequestTimeTooSkewed = _e(
-    "RequestTimeTooSkewed",
-    403,
-    "The difference between the request time and the current time is too large.",
-)
-ServiceUnavailable = _e(
-    "ServiceUnavailable", 503, "Please reduce your request rate or try again later."
-)
-SignatureDoesNotMatch = _e(
-    "SignatureDoesNotMatch",
-    403,
-    "The request signature we calculated does not match the signature you provided. "
-    "Check your key and signing method.",
-)
-SlowDown = _e("SlowDown", 503, "Please reduce your request rate.")
-XAmzContentSHA256Mismatch = _e(
-    "XAmzContentSHA256Mismatch",
-    400,
-    "The provided 'x-amz-content-sha256' header does not match what was computed.",
-)
-InvalidChecksum = _e(
-    "InvalidRequest", 400, "The checksum you specified did not match the calculated checksum."
-)
-BadChecksum = _e("BadDigest", 400, "The checksum you specified did not match what we received.")
-IllegalLocationConstraintException = _e(
-    "IllegalLocationConstraintException", 400, "The location constraint is not valid here."
-)
-InvalidPartNumber = _e("InvalidPartNumber", 416, "The requested partnumber is not satisfiable")
-InvalidURI = _e("InvalidURI", 400, "Couldn't parse the specified URI.")
-InvalidStorageClass = _e(
-    "InvalidStorageClass", 400, "The storage class you specified is not valid."
-)
-NoSuchVersion = _e(
-    "NoSuchVersion",
-    404,
-    "The version ID specified in the request does not match an existing version.",
-)
-UnsupportedChecksum = _e(
-    "InvalidRequest", 400, "The checksum algorithm you specified is not supported."
-)
+class NoSuchBucket(DomainError):
+    """The bucket does not exist."""
 
-__all__ = [
-    name
-    for name, value in list(globals().items())
-    if isinstance(value, type) and issubclass(value, NinefoldError)
-]
+
+class NoSuchKey(DomainError):
+    """The key has no current version. ``delete_marker`` is the id of the delete marker that
+    is its current version, when it is one."""
+
+    def __init__(
+        self, message: str | None = None, *, delete_marker: str | None = None, **detail: str
+    ) -> None:
+        super().__init__(message, **detail)
+        self.delete_marker = delete_marker
+
+
+class NoSuchVersion(DomainError):
+    """The version id names no version of the key."""
+
+
+class DeleteMarker(DomainError):
+    """The version asked for by its id is a delete marker (``version_id``): it has no data."""
+
+    def __init__(self, version_id: str, message: str | None = None, **detail: str) -> None:
+        super().__init__(message, **detail)
+        self.version_id = version_id
+
+
+class NoSuchUpload(DomainError):
+    """The multipart upload is gone (completed or aborted) or never existed."""
+
+
+class ConfigurationNotFound(DomainError):
+    """A bucket has no configuration of this kind (``name``: "cors", "policy", "tagging" ...)."""
+
+    def __init__(self, name: str, message: str | None = None, **detail: str) -> None:
+        super().__init__(message, **detail)
+        self.name = name
+
+
+class BucketAlreadyExists(DomainError):
+    """The bucket name is taken by another owner."""
+
+
+class BucketAlreadyOwnedByYou(DomainError):
+    """The bucket exists and belongs to the caller already."""
+
+
+class BucketNotEmpty(DomainError):
+    """A bucket with objects (or versions, or uploads) cannot be deleted."""
+
+
+class InvalidBucketState(DomainError):
+    """The bucket's state forbids the change (e.g. suspending versioning under Object Lock)."""
+
+
+class AccessDenied(DomainError):
+    """The caller may not do this (policy, ACL, or an Object Lock protecting a version)."""
+
+
+class PreconditionFailed(DomainError):
+    """A conditional request's condition did not hold (``Condition`` in detail)."""
+
+
+class InvalidArgument(DomainError):
+    """A parameter has a value the operation cannot take (``ArgumentName`` in detail)."""
+
+
+class InvalidDocument(DomainError):
+    """A configuration or request document does not have the required shape."""
+
+
+class InvalidPart(DomainError):
+    """A listed part is missing or its ETag does not match."""
+
+
+class InvalidPartOrder(DomainError):
+    """The parts of a completion are not in ascending order."""
+
+
+class EntityTooSmall(DomainError):
+    """A part other than the last is below the minimum part size."""
+
+
+class EntityTooLarge(DomainError):
+    """The object or part is larger than the maximum allowed size."""
+
+
+class MalformedPolicy(DomainError):
+    """A policy document is not valid JSON or breaks the policy grammar."""
+
+
+class NotSupported(DomainError):
+    """The request asks for something this server does not implement."""

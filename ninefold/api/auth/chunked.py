@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ninefold.api.auth.sigv4 import EMPTY_SHA256, AuthResult
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = ["AwsChunkedDecoder", "ByteSource"]
 

@@ -31,7 +31,7 @@ from ninefold.api.auth.sigv4 import (
     parse_credential,
     signing_key,
 )
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = ["verify_form"]
 

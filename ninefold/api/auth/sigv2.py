@@ -16,7 +16,7 @@ from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
 from ninefold.api.auth.sigv4 import AuthResult, Credentials, HttpRequestParts, Principal
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = ["verify_v2"]
 

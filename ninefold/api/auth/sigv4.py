@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = [
     "EMPTY_SHA256",

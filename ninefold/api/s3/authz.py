@@ -30,8 +30,8 @@ from typing import Any
 from aiohttp import web
 
 from ninefold.api.auth import AuthResult
+from ninefold.api.s3 import errors
 from ninefold.api.s3.router import S3Request
-from ninefold.core import errors
 from ninefold.iam.policy import ANONYMOUS, Policy, RequestFacts, parse_policy
 from ninefold.meta.store import MetaStore
 

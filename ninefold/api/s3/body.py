@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from aiohttp import StreamReader
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
+from ninefold.api.s3 import errors
 from ninefold.coordinator.objects import BodyCheck
-from ninefold.core import errors
 from ninefold.core.checksums import ALGORITHMS, MultiHasher, b64
 
 __all__ = ["BodyPlan", "make_check", "open_body", "plan_body", "read_small_body"]

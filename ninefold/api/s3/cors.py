@@ -22,8 +22,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.xml import child, element, parse_xml, strip_ns
-from ninefold.core import errors
 
 __all__ = [
     "CONFIG_NAME",

@@ -6,7 +6,7 @@ import email.utils
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 from ninefold.meta.models import WriteCondition
 
 __all__ = [

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = [
     "FILENAME_VARIABLE",

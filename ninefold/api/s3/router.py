@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = ["MAX_KEY_BYTES", "S3Request", "bucket_and_key", "route", "validate_bucket_name"]
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from urllib.parse import parse_qsl, urlencode
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.xml import child, children, element, parse_xml, text_of
-from ninefold.core import errors
 
 __all__ = [
     "MAX_BUCKET_TAGS",

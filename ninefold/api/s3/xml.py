@@ -16,7 +16,7 @@ from typing import Any
 
 from defusedxml import ElementTree as SafeET
 
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 __all__ = [
     "S3_NS",

@@ -14,7 +14,7 @@ from aiohttp import StreamReader
 
 from ninefold.api.auth.chunked import AwsChunkedDecoder
 from ninefold.api.auth.sigv4 import EMPTY_SHA256, AuthResult, Principal, signing_key
-from ninefold.core import errors
+from ninefold.api.s3 import errors
 
 # The example of the S3 docs, "Signature Calculations for the Authorization Header: Transferring
 # Payload in Multiple Chunks": 66,560 bytes of 'a' in chunks of 64 KiB, 1 KiB and 0.

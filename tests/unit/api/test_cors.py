@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ninefold.api.s3 import cors
+from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.cors import CorsRule
 from ninefold.api.s3.xml import render
-from ninefold.core import errors
 
 
 def doc(*rules: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.headers import (
     ByteRange,
     check_conditions,
@@ -11,7 +12,6 @@ from ninefold.api.s3.headers import (
     parse_range,
     user_metadata,
 )
-from ninefold.core import errors
 
 
 @pytest.mark.parametrize(

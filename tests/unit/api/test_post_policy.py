@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.post_policy import check_policy, decode_policy, substitute_filename
-from ninefold.core import errors
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 

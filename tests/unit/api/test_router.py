@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.router import bucket_and_key, route, validate_bucket_name
-from ninefold.core import errors
 
 CASES = [
     ("GET", "/", {}, False, None, "ListBuckets", None, None),

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.xml import child, element, parse_xml, strip_ns, text_of
-from ninefold.core import errors
 from ninefold.meta.store import MetaStore
 
 __all__ = ["BUCKET_ACL", "CANNED", "HANDLERS", "PUBLIC", "acl_for_write", "bucket_acl"]

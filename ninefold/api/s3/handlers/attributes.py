@@ -15,10 +15,10 @@ import xml.etree.ElementTree as ET
 from aiohttp import web
 from multidict import MultiMapping
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.headers import http_date
 from ninefold.api.s3.xml import child, element
-from ninefold.core import errors
 from ninefold.meta.models import NULL_VERSION, ObjectVersion
 
 __all__ = ["ATTRIBUTES", "HANDLERS", "requested_attributes"]

@@ -18,11 +18,10 @@ import xml.etree.ElementTree as ET
 
 from aiohttp import web
 
-from ninefold.api.s3 import cors
+from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.xml import child, children, element, parse_xml, strip_ns, text_of
-from ninefold.core import errors
 
 __all__ = ["HANDLERS", "OWNERSHIP", "OWNERSHIP_VALUES", "PUBLIC_ACCESS_BLOCK", "PUBLIC_FLAGS"]
 

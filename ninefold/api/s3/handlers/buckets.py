@@ -6,12 +6,12 @@ import time
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.handlers.acl import BUCKET_ACL, CANNED
 from ninefold.api.s3.router import validate_bucket_name
 from ninefold.api.s3.xml import child, element, iso8601, parse_xml, text_of
-from ninefold.core import errors
 from ninefold.meta.models import Bucket
 
 __all__ = ["HANDLERS"]

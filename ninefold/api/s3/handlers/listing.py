@@ -8,9 +8,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.xml import child, element, escape, iso8601, leaf
-from ninefold.core import errors
 from ninefold.meta.models import ListPage
 
 __all__ = ["HANDLERS", "parse_max"]

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.handlers.acl import acl_for_write
@@ -14,7 +15,6 @@ from ninefold.api.s3.handlers.object_lock import lock_for_put
 from ninefold.api.s3.handlers.objects import copy_source, put_spec
 from ninefold.api.s3.headers import check_conditions, write_condition
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
-from ninefold.core import errors
 from ninefold.core.checksums import ALGORITHMS, MultiHasher
 from ninefold.meta.listing import prefix_successor
 from ninefold.meta.models import Upload

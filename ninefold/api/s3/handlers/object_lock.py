@@ -18,10 +18,10 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.xml import child, element, parse_xml, text_of
-from ninefold.core import errors
 from ninefold.meta.models import Bucket, ObjectVersion, lock_refusal, parse_iso8601
 
 __all__ = ["HANDLERS", "lock_for_put", "lock_headers"]

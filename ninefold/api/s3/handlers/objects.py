@@ -11,6 +11,7 @@ from urllib.parse import unquote
 from aiohttp import web
 from multidict import CIMultiDict
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.handlers.acl import acl_for_write
@@ -28,7 +29,7 @@ from ninefold.api.s3.router import MAX_KEY_BYTES
 from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.coordinator.objects import PutSpec
-from ninefold.core import errors
+from ninefold.core.errors import DomainError
 from ninefold.meta.models import NULL_VERSION, DeleteOutcome, ObjectVersion
 
 __all__ = ["HANDLERS", "copy_source", "put_spec"]
@@ -281,8 +282,8 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
                 return await ctx.services.objects.delete_object(
                     ctx.bucket, key, version_id, ctx.user, bypass_governance=bypass
                 )
-            except errors.S3Error as exc:
-                return exc
+            except (errors.S3Error, DomainError) as exc:
+                return errors.translate(exc, ctx.request_id)
 
     outcomes = await asyncio.gather(*(one(k or "", v) for k, v in targets))
     result = element("DeleteResult")

@@ -6,10 +6,10 @@ import json
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.xml import child, element
-from ninefold.core import errors
 from ninefold.iam.policy import parse_policy
 
 __all__ = ["HANDLERS"]

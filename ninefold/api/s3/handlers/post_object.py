@@ -20,6 +20,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ninefold.api.auth import AuthResult, Credentials, Principal
 from ninefold.api.auth.form import verify_form
+from ninefold.api.s3 import errors
 from ninefold.api.s3.authz import authorize
 from ninefold.api.s3.body import DEFAULT_ALGORITHM
 from ninefold.api.s3.context import Context, Services
@@ -34,7 +35,6 @@ from ninefold.api.s3.post_policy import (
 )
 from ninefold.api.s3.router import MAX_KEY_BYTES, S3Request, bucket_and_key
 from ninefold.api.s3.xml import child, element, render
-from ninefold.core import errors
 from ninefold.core.checksums import MultiHasher
 
 __all__ = ["browser_post_bucket", "post_object"]

@@ -6,6 +6,7 @@ import json
 
 from aiohttp import web
 
+from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.tagging import (
@@ -14,7 +15,6 @@ from ninefold.api.s3.tagging import (
     parse_tagging_xml,
     tagging_xml,
 )
-from ninefold.core import errors
 
 __all__ = ["HANDLERS"]
 
