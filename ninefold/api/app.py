@@ -16,7 +16,8 @@ import datetime as dt
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -24,13 +25,13 @@ from aiohttp import web
 from ninefold.api.auth import ANONYMOUS, Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
 from ninefold.api.s3 import cors, errors
-from ninefold.api.s3.authz import authorize
+from ninefold.api.s3.authz import access_request
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
 from ninefold.api.s3.handlers.post_object import browser_post_bucket, post_object
 from ninefold.api.s3.router import bucket_and_key, route
-from ninefold.core.errors import DomainError
+from ninefold.domain.buckets import Bucket
 
 __all__ = ["LATE_HEADERS", "S3App", "S3HttpRequest"]
 
@@ -40,6 +41,8 @@ CredentialLookup = Callable[[str], Credentials | None]
 
 #: request key: headers for the response, decided before the handler ran (CORS)
 LATE_HEADERS = "ninefold.late_headers"
+#: request key: (bucket name, the Bucket or None), resolved once per request
+_BUCKET = "ninefold.bucket"
 
 
 class S3HttpRequest(web.BaseRequest):
@@ -115,12 +118,25 @@ class S3App:
             response.headers.update(late)
         return response
 
-    async def _cors_rules(self, bucket: str | None) -> list[cors.CorsRule] | None:
+    async def _bucket(self, request: web.BaseRequest, name: str | None) -> Bucket | None:
+        """The request's bucket, read once per request (CORS and the operation share it)."""
+        if name is None:
+            return None
+        cached = request.get(_BUCKET)
+        if cached is not None and cached[0] == name:
+            return cast("Bucket | None", cached[1])
+        bucket = await self.services.buckets.get(name)
+        request[_BUCKET] = (name, bucket)
+        return bucket
+
+    async def _cors_rules(
+        self, request: web.BaseRequest, name: str | None
+    ) -> Sequence[cors.CorsRule] | None:
         """The bucket's CORS rules, None without a configuration; NoSuchBucket if it is gone."""
+        bucket = await self._bucket(request, name)
         if bucket is None:
             raise errors.NoSuchBucket()
-        raw = await self.services.objects.meta.get_bucket_config(bucket, cors.CONFIG_NAME)
-        return None if raw is None else cors.rules_from_json(raw)
+        return bucket.settings.cors
 
     async def _preflight(self, request: web.BaseRequest, raw_path: str) -> web.StreamResponse:
         """A CORS preflight, answered from the bucket's rules alone (never the key or query)."""
@@ -132,8 +148,8 @@ class S3App:
         host = headers.get("host", "")
         bucket, key = bucket_and_key(raw_path, host, self.services.settings.domain)
         try:
-            rules = await self._cors_rules(bucket)
-        except (errors.NoSuchBucket, DomainError) as exc:
+            rules = await self._cors_rules(request, bucket)
+        except errors.NoSuchBucket as exc:
             raise cors.forbidden(cors.NOT_FOUND, method, "BUCKET") from exc
         allowed = cors.preflight_headers(
             rules,
@@ -151,8 +167,8 @@ class S3App:
         host = request.headers.get("host", "")
         try:
             bucket, _ = bucket_and_key(raw_path, host, self.services.settings.domain)
-            rules = await self._cors_rules(bucket)
-        except (errors.S3Error, DomainError):
+            rules = await self._cors_rules(request, bucket)
+        except errors.S3Error:
             return {}
         if not rules:
             return {}
@@ -165,10 +181,9 @@ class S3App:
         access_key = _access_key_of(parts)
         if access_key is None or self.lookup(access_key) is not None:
             return self.lookup
-        doc = await self.services.objects.meta.iam_get("key", access_key)
-        if doc is None or doc.get("status") != "Active":
+        user = await self.services.iam.credentials(access_key)
+        if user is None:
             return self.lookup
-        user = Credentials(access_key, str(doc["secret"]), str(doc["user"]), False)
         return lambda key: user if key == access_key else self.lookup(key)
 
     def _v2_resource(self, raw_path: str, host: str) -> str:
@@ -203,8 +218,9 @@ class S3App:
             request.headers.get("host", ""),
             self.services.settings.domain,
         )
-        # anonymous requests go on only where a bucket policy allows them
-        await authorize(self.services.objects.meta, request, s3, auth)
+        bucket = await self._bucket(request, s3.bucket)
+        # anonymous requests go on only where a bucket policy or a public ACL allows them
+        await self.services.access.authorize(access_request(request, s3, auth, bucket))
         auth = auth or ANONYMOUS
         handler = HANDLERS[s3.op]
         if request.headers.get("expect", "").lower() == "100-continue":
@@ -212,6 +228,11 @@ class S3App:
                 b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
             )
         ctx = Context(
-            request=request, s3=s3, auth=auth, services=self.services, request_id=request_id
+            request=request,
+            s3=s3,
+            auth=auth,
+            services=self.services,
+            request_id=request_id,
+            found=bucket,
         )
         return await handler(ctx)

@@ -23,9 +23,8 @@ from ninefold.api.server import start_site, tls_context
 from ninefold.cli.config import ServerConfig
 from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.coordinator.chunks import ChunkIO
-from ninefold.coordinator.multipart import MultipartService
-from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.domain.objects import ObjectService
 from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.placement.rendezvous import StoreInfo
@@ -59,9 +58,7 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
     stores = {d.name: DiskFragmentStore(d.name, d, executor) for d in drives}
     chunkio = ChunkIO(stores, [StoreInfo(d.name) for d in drives], executor)
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
-    services = Services(
-        objects, MultipartService(objects), ApiSettings(region=config.region, domain=config.domain)
-    )
+    services = Services.build(objects, ApiSettings(region=config.region, domain=config.domain))
     root = Credentials(
         access_key=config.credentials.access_key,
         secret_key=config.credentials.secret_key,

@@ -27,9 +27,8 @@ from ninefold.cli.config import RootCredentials
 from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.cli.wiring import follow_map, open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
-from ninefold.coordinator.multipart import MultipartService
-from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.domain.objects import ObjectService
 from ninefold.meta.cache import CachedMetaStore, RedisCache
 from ninefold.meta.store import MetaStore
 
@@ -76,9 +75,7 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
     chunkio = ChunkIO(stores, infos, executor)
     chunkio.unreachable = unreachable
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
-    services = Services(
-        objects, MultipartService(objects), ApiSettings(region=config.region, domain=config.domain)
-    )
+    services = Services.build(objects, ApiSettings(region=config.region, domain=config.domain))
     root = Credentials(config.credentials.access_key, config.credentials.secret_key, "root", True)
     app = S3App(services, lambda key: root if key == root.access_key else None)
     runner = await start_site(app, config.host, config.port, None)

@@ -27,8 +27,8 @@ import aiohttp
 
 from ninefold.cli.wiring import follow_map, open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
-from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
+from ninefold.domain.objects import ObjectService
 from ninefold.workers.base import (
     FileLeaderLock,
     LeaderLock,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDenied",
+    "AclsDisabled",
     "BucketAlreadyExists",
     "BucketAlreadyOwnedByYou",
     "BucketNotEmpty",
@@ -26,6 +27,7 @@ __all__ = [
     "DataUnavailable",
     "DeleteMarker",
     "DomainError",
+    "EntityAlreadyExists",
     "EntityTooLarge",
     "EntityTooSmall",
     "FragmentNotFound",
@@ -34,9 +36,11 @@ __all__ = [
     "InvalidDocument",
     "InvalidPart",
     "InvalidPartOrder",
+    "InvalidRequest",
     "MalformedPolicy",
     "NinefoldError",
     "NoSuchBucket",
+    "NoSuchEntity",
     "NoSuchKey",
     "NoSuchUpload",
     "NoSuchVersion",
@@ -143,6 +147,10 @@ class InvalidBucketState(DomainError):
     """The bucket's state forbids the change (e.g. suspending versioning under Object Lock)."""
 
 
+class AclsDisabled(DomainError):
+    """The bucket's ownership controls (BucketOwnerEnforced) disable ACLs."""
+
+
 class AccessDenied(DomainError):
     """The caller may not do this (policy, ACL, or an Object Lock protecting a version)."""
 
@@ -153,6 +161,10 @@ class PreconditionFailed(DomainError):
 
 class InvalidArgument(DomainError):
     """A parameter has a value the operation cannot take (``ArgumentName`` in detail)."""
+
+
+class InvalidRequest(DomainError):
+    """The request is not valid in this state (e.g. a lock asked of a bucket without one)."""
 
 
 class InvalidDocument(DomainError):
@@ -177,6 +189,14 @@ class EntityTooLarge(DomainError):
 
 class MalformedPolicy(DomainError):
     """A policy document is not valid JSON or breaks the policy grammar."""
+
+
+class NoSuchEntity(DomainError):
+    """An IAM user, group, access key or policy that does not exist."""
+
+
+class EntityAlreadyExists(DomainError):
+    """An IAM user, group or policy of that name exists already."""
 
 
 class NotSupported(DomainError):

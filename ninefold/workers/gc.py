@@ -6,7 +6,7 @@ part later, so a GET that started on the old version still finds its fragments.
 
 from __future__ import annotations
 
-from ninefold.coordinator.objects import ObjectService
+from ninefold.domain.objects import ObjectService
 
 __all__ = ["GcWorker"]
 

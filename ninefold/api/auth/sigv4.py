@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from ninefold.api.s3 import errors
+from ninefold.domain.iam import Credentials, Principal
 
 __all__ = [
     "EMPTY_SHA256",
@@ -34,21 +35,6 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 MAX_PRESIGN_EXPIRES_S = 604800
 _CRED_RE = re.compile(r"^([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request$")
 _SPACES = re.compile(r"\s+")
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    access_key: str
-    user: str
-    is_root: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    access_key: str
-    secret_key: str
-    user: str
-    is_root: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,8 @@ from aiohttp import StreamReader
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
 from ninefold.api.s3 import errors
-from ninefold.coordinator.objects import BodyCheck
 from ninefold.core.checksums import ALGORITHMS, MultiHasher, b64
+from ninefold.domain.objects import BodyCheck
 
 __all__ = ["BodyPlan", "make_check", "open_body", "plan_body", "read_small_body"]
 

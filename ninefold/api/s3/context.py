@@ -12,8 +12,12 @@ from aiohttp import web
 from ninefold.api.auth import AuthResult
 from ninefold.api.s3.router import S3Request
 from ninefold.api.s3.xml import render
-from ninefold.coordinator.multipart import MultipartService
-from ninefold.coordinator.objects import ObjectService
+from ninefold.core import errors as domain_errors
+from ninefold.domain.access import Access
+from ninefold.domain.buckets import Bucket, BucketService
+from ninefold.domain.iam import IamService
+from ninefold.domain.multipart import MultipartService
+from ninefold.domain.objects import ObjectService
 
 __all__ = ["ApiSettings", "Context", "Services", "owner_id", "xml_response"]
 
@@ -28,9 +32,27 @@ class ApiSettings:
 
 @dataclass(frozen=True, slots=True)
 class Services:
+    """The domain services the S3 edge translates to; every front door shares them."""
+
     objects: ObjectService
     multipart: MultipartService
+    buckets: BucketService
+    iam: IamService
+    access: Access
     settings: ApiSettings
+
+    @classmethod
+    def build(cls, objects: ObjectService, settings: ApiSettings) -> Services:
+        """The services over ``objects``' metadata store."""
+        iam = IamService(objects.meta)
+        return cls(
+            objects=objects,
+            multipart=MultipartService(objects),
+            buckets=BucketService(objects.meta, settings.region),
+            iam=iam,
+            access=Access(objects.meta, iam),
+            settings=settings,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +62,12 @@ class Context:
     auth: AuthResult
     services: Services
     request_id: str
+    #: the request's bucket, resolved once before authorization (None: absent or no bucket)
+    found: Bucket | None = None
 
     @property
     def bucket(self) -> str:
+        """The bucket's name as the request gave it."""
         assert self.s3.bucket is not None
         return self.s3.bucket
 
@@ -54,6 +79,19 @@ class Context:
     @property
     def user(self) -> str:
         return self.auth.principal.user
+
+    async def bucket_named(self, name: str) -> Bucket:
+        """Another bucket the request names (a copy source): this request's own without a
+        second read, else read now; NoSuchBucket when it does not exist."""
+        if name == self.s3.bucket and self.found is not None:
+            return self.found
+        return await self.services.buckets.require(name)
+
+    def require_bucket(self) -> Bucket:
+        """The resolved bucket; NoSuchBucket when it does not exist (no metadata read)."""
+        if self.found is None:
+            raise domain_errors.NoSuchBucket(BucketName=self.bucket)
+        return self.found
 
 
 def owner_id(user: str) -> str:

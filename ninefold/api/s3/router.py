@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ninefold.api.s3 import errors
+from ninefold.api.s3.operations import Operation
 
 __all__ = ["MAX_KEY_BYTES", "S3Request", "bucket_and_key", "route", "validate_bucket_name"]
 
@@ -57,7 +58,7 @@ _VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
 class S3Request:
     """One parsed S3 operation."""
 
-    op: str
+    op: Operation
     bucket: str | None
     key: str | None
     query: dict[str, str]
@@ -140,7 +141,7 @@ def route(
             raise errors.NotImplementedOp(f"The '{name}' sub-resource is not implemented yet.")
 
     def op(name: str) -> S3Request:
-        return S3Request(name, bucket, key, query)
+        return S3Request(Operation(name), bucket, key, query)
 
     if bucket is None:
         if method == "GET":

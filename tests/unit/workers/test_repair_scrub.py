@@ -168,7 +168,7 @@ def test_gc_never_deletes_fragments_a_live_chunk_still_records(tmp_path: Path) -
     repair replaced) deletes only the fragments the live record no longer points at."""
     from dataclasses import replace
 
-    from ninefold.coordinator.objects import ObjectService
+    from ninefold.domain.objects import ObjectService
     from ninefold.coordinator.settings import CoordinatorSettings
 
     async def go() -> None:

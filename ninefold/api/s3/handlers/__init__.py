@@ -19,12 +19,13 @@ from ninefold.api.s3.handlers import (
     policy,
     tagging,
 )
+from ninefold.api.s3.operations import Operation
 
 __all__ = ["HANDLERS", "Handler"]
 
 Handler = Callable[[Context], Awaitable[web.StreamResponse]]
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[Operation, Handler] = {
     **buckets.HANDLERS,
     **listing.HANDLERS,
     **objects.HANDLERS,

@@ -12,7 +12,6 @@ The bucket's ACL is the bucket configuration document "acl"; an object's is stor
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 
@@ -21,58 +20,22 @@ from aiohttp import web
 from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element, parse_xml, strip_ns, text_of
-from ninefold.meta.store import MetaStore
+from ninefold.domain.acl import CANNED, canned_for_grants
 
-__all__ = ["BUCKET_ACL", "CANNED", "HANDLERS", "PUBLIC", "acl_for_write", "bucket_acl"]
+__all__ = ["HANDLERS", "acl_for_write"]
 
-BUCKET_ACL = "acl"
-ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
-AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 ET.register_namespace("xsi", XSI)
 
-#: canned ACL -> the group grants it adds to the owner's FULL_CONTROL
-CANNED: dict[str, tuple[tuple[str, str], ...]] = {
-    "private": (),
-    "public-read": ((ALL_USERS, "READ"),),
-    "public-read-write": ((ALL_USERS, "READ"), (ALL_USERS, "WRITE")),
-    "authenticated-read": ((AUTHENTICATED, "READ"),),
-    "aws-exec-read": (),
-    "bucket-owner-read": (),
-    "bucket-owner-full-control": (),
-    "log-delivery-write": (),
-}
-PUBLIC = frozenset({"public-read", "public-read-write", "authenticated-read"})
 
-
-async def _public_flags(meta: MetaStore, bucket: str) -> dict[str, bool]:
-    raw = await meta.get_bucket_config(bucket, "public-access-block")
-    return json.loads(raw) if raw else {}
-
-
-async def _check_allowed(meta: MetaStore, bucket: str, acl: str) -> None:
-    """Refuse ``acl`` where the bucket disables ACLs or blocks public ones."""
-    if acl not in CANNED:
-        raise errors.InvalidArgument(f"Invalid canned ACL {acl!r}", ArgumentName="x-amz-acl")
-    if acl in ("private", "bucket-owner-full-control"):
-        return
-    ownership = await meta.get_bucket_config(bucket, "ownership")
-    if ownership and json.loads(ownership).get("ObjectOwnership") == "BucketOwnerEnforced":
-        raise errors.AccessControlListNotSupported()
-    if acl in PUBLIC and (await _public_flags(meta, bucket)).get("BlockPublicAcls"):
-        raise errors.AccessDenied("Access Denied: the bucket's public access block forbids it.")
-
-
-async def acl_for_write(ctx: Context, headers: Mapping[str, str]) -> str:
-    """The canned ACL a PutObject/CopyObject/CreateMultipartUpload asks for (default private)."""
+def acl_for_write(ctx: Context, headers: Mapping[str, str]) -> str:
+    """The canned ACL a PutObject/CopyObject/CreateMultipartUpload asks for (default private),
+    checked against the bucket's ownership controls and public access block."""
     acl = headers.get("x-amz-acl", "private")
-    await _check_allowed(ctx.services.objects.meta, ctx.bucket, acl)
+    ctx.services.buckets.check_acl(ctx.require_bucket(), acl)
     return acl
-
-
-async def bucket_acl(meta: MetaStore, bucket: str) -> str:
-    return await meta.get_bucket_config(bucket, BUCKET_ACL) or "private"
 
 
 def _policy_xml(owner: str, acl: str) -> ET.Element:
@@ -124,43 +87,42 @@ async def _requested_acl(ctx: Context) -> str:
             raise errors.NotImplementedOp(
                 "Grants to individual users are not supported; use a bucket policy."
             )
-    for name, implied in CANNED.items():
-        if set(implied) == groups:
-            return name
-    raise errors.NotImplementedOp("Only the grants of a canned ACL are supported.")
+    name = canned_for_grants(groups)
+    if name is None:
+        raise errors.NotImplementedOp("Only the grants of a canned ACL are supported.")
+    return name
 
 
 async def get_bucket_acl(ctx: Context) -> web.StreamResponse:
-    bucket = await ctx.services.objects.require_bucket(ctx.bucket)
-    acl = await bucket_acl(ctx.services.objects.meta, ctx.bucket)
-    return xml_response(_policy_xml(bucket.owner, acl))
+    bucket = ctx.require_bucket()
+    return xml_response(_policy_xml(bucket.owner, bucket.settings.acl))
 
 
 async def put_bucket_acl(ctx: Context) -> web.StreamResponse:
-    await ctx.services.objects.require_bucket(ctx.bucket)
-    acl = await _requested_acl(ctx)
-    await _check_allowed(ctx.services.objects.meta, ctx.bucket, acl)
-    await ctx.services.objects.meta.put_bucket_config(ctx.bucket, BUCKET_ACL, acl)
+    bucket = ctx.require_bucket()
+    await ctx.services.buckets.set_acl(bucket, await _requested_acl(ctx))
     return web.Response(status=200)
 
 
 async def get_object_acl(ctx: Context) -> web.StreamResponse:
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, ctx.s3.query.get("versionId"))
+    obj = await ctx.services.objects.head_object(
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("versionId")
+    )
     return xml_response(_policy_xml(obj.owner or ctx.user, obj.acl))
 
 
 async def put_object_acl(ctx: Context) -> web.StreamResponse:
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, ctx.s3.query.get("versionId"))
+    bucket = ctx.require_bucket()
+    obj = await ctx.services.objects.head_object(bucket, ctx.key, ctx.s3.query.get("versionId"))
     acl = await _requested_acl(ctx)
-    await _check_allowed(ctx.services.objects.meta, ctx.bucket, acl)
-    if not await ctx.services.objects.meta.set_object_acl(ctx.bucket, ctx.key, obj.version_id, acl):
-        raise errors.NoSuchKey(Key=ctx.key)
+    ctx.services.buckets.check_acl(bucket, acl)
+    await ctx.services.objects.set_acl(obj, acl)
     return web.Response(status=200)
 
 
 HANDLERS = {
-    "GetBucketAcl": get_bucket_acl,
-    "PutBucketAcl": put_bucket_acl,
-    "GetObjectAcl": get_object_acl,
-    "PutObjectAcl": put_object_acl,
+    Operation.GetBucketAcl: get_bucket_acl,
+    Operation.PutBucketAcl: put_bucket_acl,
+    Operation.GetObjectAcl: get_object_acl,
+    Operation.PutObjectAcl: put_object_acl,
 }

@@ -18,6 +18,7 @@ from multidict import MultiMapping
 from ninefold.api.s3 import errors
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.headers import http_date
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element
 from ninefold.meta.models import NULL_VERSION, ObjectVersion
 
@@ -84,7 +85,9 @@ def _parts_xml(obj: ObjectVersion, headers: MultiMapping[str]) -> ET.Element | N
 
 async def get_object_attributes(ctx: Context) -> web.StreamResponse:
     wanted = requested_attributes(ctx.request.headers)
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, ctx.s3.query.get("versionId"))
+    obj = await ctx.services.objects.head_object(
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("versionId")
+    )
     root = element(
         "GetObjectAttributesResponse",
         child("ETag", obj.etag) if "ETag" in wanted else None,
@@ -100,4 +103,4 @@ async def get_object_attributes(ctx: Context) -> web.StreamResponse:
     return response
 
 
-HANDLERS = {"GetObjectAttributes": get_object_attributes}
+HANDLERS = {Operation.GetObjectAttributes: get_object_attributes}

@@ -1,19 +1,14 @@
 """Bucket configuration sub-resources: Get/Put/DeleteBucketCors,
 Get/Put/DeleteBucketOwnershipControls, Get/Put/DeletePublicAccessBlock.
 
-Each document is stored as JSON under its own bucket configuration name (``cors``,
-``ownership``, ``public-access-block``); the metadata store raises NoSuchBucket itself. CORS
-rules take effect at once (``ninefold.api.app`` reads them for preflights and for requests
-with an ``Origin``). Ownership controls and the public access block are stored and returned
-for client compatibility; nothing is public yet (anonymous requests are denied), so they
-restrict nothing today. When ACLs and bucket policies arrive, their enforcement must read
-these stored documents: ``BucketOwnerEnforced`` disables ACLs, and the four public access
-block flags block or ignore public ACLs and policies.
+The XML of each document is read and written here; the values and their rules are the
+bucket's settings (``ninefold.domain.buckets``). CORS rules take effect at once (the app
+reads them for preflights and requests with an ``Origin``); BucketOwnerEnforced disables
+ACLs, and the public access block flags block or ignore public ACLs and policies.
 """
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
 from aiohttp import web
@@ -21,16 +16,11 @@ from aiohttp import web
 from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, children, element, parse_xml, strip_ns, text_of
+from ninefold.domain.settings import OWNERSHIP_VALUES, PublicAccessBlock
 
-__all__ = ["HANDLERS", "OWNERSHIP", "OWNERSHIP_VALUES", "PUBLIC_ACCESS_BLOCK", "PUBLIC_FLAGS"]
-
-#: bucket configuration names (JSON documents)
-OWNERSHIP = "ownership"
-PUBLIC_ACCESS_BLOCK = "public-access-block"
-
-OWNERSHIP_VALUES = ("BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter")
-PUBLIC_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+__all__ = ["HANDLERS"]
 
 
 async def _body(ctx: Context) -> bytes:
@@ -42,35 +32,23 @@ async def _body(ctx: Context) -> bytes:
     return body
 
 
-async def _get(ctx: Context, name: str, missing: type[errors.S3Error]) -> str:
-    raw = await ctx.services.objects.meta.get_bucket_config(ctx.bucket, name)
-    if raw is None:
-        raise missing(BucketName=ctx.bucket)
-    return raw
-
-
-async def _put(ctx: Context, name: str, value: str | None) -> None:
-    await ctx.services.objects.meta.put_bucket_config(ctx.bucket, name, value)
-
-
 # --------------------------------------------------------------------------------------------
 # CORS
 # --------------------------------------------------------------------------------------------
 
 
 async def get_bucket_cors(ctx: Context) -> web.StreamResponse:
-    raw = await _get(ctx, cors.CONFIG_NAME, errors.NoSuchCORSConfiguration)
-    return xml_response(cors.cors_xml(cors.rules_from_json(raw)))
+    return xml_response(cors.cors_xml(ctx.services.buckets.cors_of(ctx.require_bucket())))
 
 
 async def put_bucket_cors(ctx: Context) -> web.StreamResponse:
     rules = cors.parse_cors_xml(await _body(ctx))
-    await _put(ctx, cors.CONFIG_NAME, cors.rules_to_json(rules))
+    await ctx.services.buckets.set_cors(ctx.require_bucket(), rules)
     return web.Response(status=200)
 
 
 async def delete_bucket_cors(ctx: Context) -> web.StreamResponse:
-    await _put(ctx, cors.CONFIG_NAME, None)
+    await ctx.services.buckets.set_cors(ctx.require_bucket(), None)
     return web.Response(status=204)
 
 
@@ -91,23 +69,20 @@ def _parse_ownership(body: bytes) -> str:
 
 
 async def get_bucket_ownership_controls(ctx: Context) -> web.StreamResponse:
-    stored = json.loads(await _get(ctx, OWNERSHIP, errors.OwnershipControlsNotFoundError))
+    value = ctx.services.buckets.ownership_of(ctx.require_bucket())
     return xml_response(
-        element(
-            "OwnershipControls",
-            element("Rule", child("ObjectOwnership", stored["ObjectOwnership"])),
-        )
+        element("OwnershipControls", element("Rule", child("ObjectOwnership", value)))
     )
 
 
 async def put_bucket_ownership_controls(ctx: Context) -> web.StreamResponse:
     value = _parse_ownership(await _body(ctx))
-    await _put(ctx, OWNERSHIP, json.dumps({"ObjectOwnership": value}))
+    await ctx.services.buckets.set_ownership(ctx.require_bucket(), value)
     return web.Response(status=200)
 
 
 async def delete_bucket_ownership_controls(ctx: Context) -> web.StreamResponse:
-    await _put(ctx, OWNERSHIP, None)
+    await ctx.services.buckets.set_ownership(ctx.require_bucket(), None)
     return web.Response(status=204)
 
 
@@ -116,9 +91,9 @@ async def delete_bucket_ownership_controls(ctx: Context) -> web.StreamResponse:
 # --------------------------------------------------------------------------------------------
 
 
-def _parse_public_access_block(body: bytes) -> dict[str, bool]:
+def _parse_public_access_block(body: bytes) -> PublicAccessBlock:
     root = parse_xml(body, "PublicAccessBlockConfiguration")
-    flags = dict.fromkeys(PUBLIC_FLAGS, False)
+    flags = dict.fromkeys(PublicAccessBlock.FLAGS, False)
     seen: set[str] = set()
     for el in root:
         tag = strip_ns(el.tag)
@@ -127,40 +102,40 @@ def _parse_public_access_block(body: bytes) -> dict[str, bool]:
             raise errors.MalformedXML()
         seen.add(tag)
         flags[tag] = value == "true"
-    return flags
+    return PublicAccessBlock(**flags)
 
 
-def _public_access_block_xml(flags: dict[str, bool]) -> ET.Element:
+def _public_access_block_xml(flags: PublicAccessBlock) -> ET.Element:
     return element(
         "PublicAccessBlockConfiguration",
-        *(child(name, bool(flags.get(name, False))) for name in PUBLIC_FLAGS),
+        *(child(name, getattr(flags, name)) for name in PublicAccessBlock.FLAGS),
     )
 
 
 async def get_public_access_block(ctx: Context) -> web.StreamResponse:
-    raw = await _get(ctx, PUBLIC_ACCESS_BLOCK, errors.NoSuchPublicAccessBlockConfiguration)
-    return xml_response(_public_access_block_xml(json.loads(raw)))
+    flags = ctx.services.buckets.public_access_block_of(ctx.require_bucket())
+    return xml_response(_public_access_block_xml(flags))
 
 
 async def put_public_access_block(ctx: Context) -> web.StreamResponse:
     flags = _parse_public_access_block(await _body(ctx))
-    await _put(ctx, PUBLIC_ACCESS_BLOCK, json.dumps(flags))
+    await ctx.services.buckets.set_public_access_block(ctx.require_bucket(), flags)
     return web.Response(status=200)
 
 
 async def delete_public_access_block(ctx: Context) -> web.StreamResponse:
-    await _put(ctx, PUBLIC_ACCESS_BLOCK, None)
+    await ctx.services.buckets.set_public_access_block(ctx.require_bucket(), None)
     return web.Response(status=204)
 
 
 HANDLERS = {
-    "GetBucketCors": get_bucket_cors,
-    "PutBucketCors": put_bucket_cors,
-    "DeleteBucketCors": delete_bucket_cors,
-    "GetBucketOwnershipControls": get_bucket_ownership_controls,
-    "PutBucketOwnershipControls": put_bucket_ownership_controls,
-    "DeleteBucketOwnershipControls": delete_bucket_ownership_controls,
-    "GetPublicAccessBlock": get_public_access_block,
-    "PutPublicAccessBlock": put_public_access_block,
-    "DeletePublicAccessBlock": delete_public_access_block,
+    Operation.GetBucketCors: get_bucket_cors,
+    Operation.PutBucketCors: put_bucket_cors,
+    Operation.DeleteBucketCors: delete_bucket_cors,
+    Operation.GetBucketOwnershipControls: get_bucket_ownership_controls,
+    Operation.PutBucketOwnershipControls: put_bucket_ownership_controls,
+    Operation.DeleteBucketOwnershipControls: delete_bucket_ownership_controls,
+    Operation.GetPublicAccessBlock: get_public_access_block,
+    Operation.PutPublicAccessBlock: put_public_access_block,
+    Operation.DeletePublicAccessBlock: delete_public_access_block,
 }

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ninefold.api.s3 import errors
 from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element, escape, iso8601, leaf
 from ninefold.meta.models import ListPage
 
@@ -101,7 +102,7 @@ async def list_objects_v2(ctx: Context) -> web.StreamResponse:
                 ArgumentName="continuation-token",
             ) from None
     page = await ctx.services.objects.list_objects(
-        ctx.bucket, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+        ctx.require_bucket(), prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
     )
     root = element(
         "ListBucketResult",
@@ -130,7 +131,7 @@ async def list_objects_v1(ctx: Context) -> web.StreamResponse:
     delimiter = q.get("delimiter", "")
     marker = q.get("marker", "")
     page = await ctx.services.objects.list_objects(
-        ctx.bucket, prefix=prefix, delimiter=delimiter, after=marker, max_keys=max_keys
+        ctx.require_bucket(), prefix=prefix, delimiter=delimiter, after=marker, max_keys=max_keys
     )
     root = element(
         "ListBucketResult",
@@ -161,9 +162,8 @@ async def list_object_versions(ctx: Context) -> web.StreamResponse:
             "A version-id marker cannot be specified without a key marker.",
             ArgumentName="version-id-marker",
         )
-    await ctx.services.objects.require_bucket(ctx.bucket)
-    page = await ctx.services.objects.meta.list_object_versions(
-        ctx.bucket,
+    page = await ctx.services.objects.list_versions(
+        ctx.require_bucket(),
         prefix=prefix,
         delimiter=delimiter,
         key_marker=key_marker,
@@ -217,7 +217,7 @@ async def list_object_versions(ctx: Context) -> web.StreamResponse:
 
 
 HANDLERS = {
-    "ListObjectsV2": list_objects_v2,
-    "ListObjects": list_objects_v1,
-    "ListObjectVersions": list_object_versions,
+    Operation.ListObjectsV2: list_objects_v2,
+    Operation.ListObjects: list_objects_v1,
+    Operation.ListObjectVersions: list_object_versions,
 }

@@ -14,6 +14,7 @@ from ninefold.api.s3.handlers.listing import parse_max
 from ninefold.api.s3.handlers.object_lock import lock_for_put
 from ninefold.api.s3.handlers.objects import copy_source, put_spec
 from ninefold.api.s3.headers import check_conditions, write_condition
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.core.checksums import ALGORITHMS, MultiHasher
 from ninefold.meta.listing import prefix_successor
@@ -39,7 +40,7 @@ def _part_number(ctx: Context) -> int:
 
 async def _upload(ctx: Context) -> Upload:
     return await ctx.services.multipart.require_upload(
-        ctx.bucket, ctx.key, ctx.s3.query.get("uploadId", "")
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("uploadId", "")
     )
 
 
@@ -50,10 +51,10 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
     spec = replace(
         put_spec(ctx, headers),
-        lock=await lock_for_put(ctx, headers),
-        acl=await acl_for_write(ctx, headers),
+        lock=lock_for_put(ctx, headers),
+        acl=acl_for_write(ctx, headers),
     )
-    upload = await ctx.services.multipart.create(ctx.bucket, ctx.key, spec, algorithm)
+    upload = await ctx.services.multipart.create(ctx.require_bucket(), ctx.key, spec, algorithm)
     root = element(
         "InitiateMultipartUploadResult",
         child("Bucket", ctx.bucket),
@@ -118,7 +119,9 @@ async def upload_part_copy(ctx: Context) -> web.StreamResponse:
     number = _part_number(ctx)
     upload = await _upload(ctx)
     src_bucket, src_key, src_version = copy_source(ctx)
-    source = await ctx.services.objects.head_object(src_bucket, src_key, src_version)
+    source = await ctx.services.objects.head_object(
+        await ctx.bucket_named(src_bucket), src_key, src_version
+    )
     check_conditions(
         ctx.request.headers, source.etag, source.last_modified, prefix="x-amz-copy-source-"
     )
@@ -233,7 +236,7 @@ async def _uploads_page(
     prefixes: list[str] = []
     while True:
         batch = await ctx.services.multipart.list_uploads(
-            ctx.bucket,
+            ctx.require_bucket(),
             prefix=prefix,
             key_marker=key_marker,
             upload_id_marker=id_marker,
@@ -304,11 +307,11 @@ async def list_uploads(ctx: Context) -> web.StreamResponse:
 
 
 HANDLERS = {
-    "CreateMultipartUpload": create_upload,
-    "UploadPart": upload_part,
-    "UploadPartCopy": upload_part_copy,
-    "CompleteMultipartUpload": complete_upload,
-    "AbortMultipartUpload": abort_upload,
-    "ListParts": list_parts,
-    "ListMultipartUploads": list_uploads,
+    Operation.CreateMultipartUpload: create_upload,
+    Operation.UploadPart: upload_part,
+    Operation.UploadPartCopy: upload_part_copy,
+    Operation.CompleteMultipartUpload: complete_upload,
+    Operation.AbortMultipartUpload: abort_upload,
+    Operation.ListParts: list_parts,
+    Operation.ListMultipartUploads: list_uploads,
 }

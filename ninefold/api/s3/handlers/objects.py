@@ -25,11 +25,12 @@ from ninefold.api.s3.headers import (
     user_metadata,
     write_condition,
 )
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.router import MAX_KEY_BYTES
 from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
-from ninefold.coordinator.objects import PutSpec
 from ninefold.core.errors import DomainError
+from ninefold.domain.objects import PutSpec
 from ninefold.meta.models import NULL_VERSION, DeleteOutcome, ObjectVersion
 
 __all__ = ["HANDLERS", "copy_source", "put_spec"]
@@ -113,13 +114,19 @@ async def put_object(ctx: Context) -> web.StreamResponse:
         )
     spec = replace(
         put_spec(ctx, headers),
-        lock=await lock_for_put(ctx, headers),
-        acl=await acl_for_write(ctx, headers),
+        lock=lock_for_put(ctx, headers),
+        acl=acl_for_write(ctx, headers),
     )
     condition = write_condition(headers)
     body = open_body(ctx.request.content, plan, ctx.auth)
     obj = await ctx.services.objects.put_object(
-        ctx.bucket, ctx.key, body, spec, plan.algorithms, make_check(plan, body), condition
+        ctx.require_bucket(),
+        ctx.key,
+        body,
+        spec,
+        plan.algorithms,
+        make_check(plan, body),
+        condition,
     )
     out = {"ETag": f'"{obj.etag}"'}
     if obj.version_id:
@@ -161,7 +168,7 @@ def _requested_range(ctx: Context, obj: ObjectVersion) -> tuple[ByteRange | None
 
 async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
     version_id = ctx.s3.query.get("versionId")
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key, version_id)
+    obj = await ctx.services.objects.head_object(ctx.require_bucket(), ctx.key, version_id)
     try:
         check_conditions(ctx.request.headers, obj.etag, obj.last_modified)
     except errors.NotModified:
@@ -243,7 +250,7 @@ async def head_object(ctx: Context) -> web.StreamResponse:
 
 async def delete_object(ctx: Context) -> web.StreamResponse:
     outcome = await ctx.services.objects.delete_object(
-        ctx.bucket,
+        ctx.require_bucket(),
         ctx.key,
         ctx.s3.query.get("versionId"),
         ctx.user,
@@ -265,7 +272,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
     targets = [(text_of(o, "Key"), text_of(o, "VersionId")) for o in children(root, "Object")]
     if not targets or len(targets) > MAX_DELETE_KEYS or any(k is None for k, _ in targets):
         raise errors.MalformedXML()
-    await ctx.services.objects.require_bucket(ctx.bucket)
+    bucket = ctx.require_bucket()
     bypass = _bypass_governance(ctx)
     # the deletes run concurrently (bounded), so the metadata store commits them in groups
     # instead of one transaction after another; results keep the request's order
@@ -280,7 +287,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
         async with limit:
             try:
                 return await ctx.services.objects.delete_object(
-                    ctx.bucket, key, version_id, ctx.user, bypass_governance=bypass
+                    bucket, key, version_id, ctx.user, bypass_governance=bypass
                 )
             except (errors.S3Error, DomainError) as exc:
                 return errors.translate(exc, ctx.request_id)
@@ -340,7 +347,9 @@ def copy_source(ctx: Context) -> tuple[str, str, str | None]:
 async def copy_object(ctx: Context) -> web.StreamResponse:
     src_bucket, src_key, src_version = copy_source(ctx)
     headers = ctx.request.headers
-    source = await ctx.services.objects.head_object(src_bucket, src_key, src_version)
+    source = await ctx.services.objects.head_object(
+        await ctx.bucket_named(src_bucket), src_key, src_version
+    )
     check_conditions(headers, source.etag, source.last_modified, prefix="x-amz-copy-source-")
     directive = headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -365,8 +374,8 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
     tagging = headers.get("x-amz-tagging")
     spec = replace(
         spec,
-        lock=await lock_for_put(ctx, headers),
-        acl=await acl_for_write(ctx, headers),
+        lock=lock_for_put(ctx, headers),
+        acl=acl_for_write(ctx, headers),
         tags=source.tags
         if tagging_directive == "COPY"
         else (parse_tagging_header(tagging) if tagging is not None else {}),
@@ -382,7 +391,7 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
             "or encryption attributes."
         )
     obj = await ctx.services.objects.copy_object(
-        source, ctx.bucket, ctx.key, spec, write_condition(ctx.request.headers)
+        source, ctx.require_bucket(), ctx.key, spec, write_condition(ctx.request.headers)
     )
     result = element(
         "CopyObjectResult",
@@ -401,10 +410,10 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
 
 
 HANDLERS = {
-    "PutObject": put_object,
-    "GetObject": get_object,
-    "HeadObject": head_object,
-    "DeleteObject": delete_object,
-    "DeleteObjects": delete_objects,
-    "CopyObject": copy_object,
+    Operation.PutObject: put_object,
+    Operation.GetObject: get_object,
+    Operation.HeadObject: head_object,
+    Operation.DeleteObject: delete_object,
+    Operation.DeleteObjects: delete_objects,
+    Operation.CopyObject: copy_object,
 }

@@ -21,12 +21,13 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ninefold.api.auth import AuthResult, Credentials, Principal
 from ninefold.api.auth.form import verify_form
 from ninefold.api.s3 import errors
-from ninefold.api.s3.authz import authorize
+from ninefold.api.s3.authz import access_request
 from ninefold.api.s3.body import DEFAULT_ALGORITHM
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.handlers.object_lock import lock_for_put
 from ninefold.api.s3.handlers.objects import put_spec
 from ninefold.api.s3.headers import STORED_HEADERS
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.post_policy import (
     MAX_FORM_FIELDS_BYTES,
     check_policy,
@@ -36,6 +37,7 @@ from ninefold.api.s3.post_policy import (
 from ninefold.api.s3.router import MAX_KEY_BYTES, S3Request, bucket_and_key
 from ninefold.api.s3.xml import child, element, render
 from ninefold.core.checksums import MultiHasher
+from ninefold.domain.acl import CANNED
 
 __all__ = ["browser_post_bucket", "post_object"]
 
@@ -46,18 +48,6 @@ READ_BYTES = 256 * 1024
 #: what is read to the void after the file (closing boundary, ignored fields) to keep the
 #: connection alive; a longer tail is left unread and the connection closed
 MAX_TRAILER_BYTES = 64 * 1024
-_CANNED_ACLS = frozenset(
-    {
-        "private",
-        "public-read",
-        "public-read-write",
-        "authenticated-read",
-        "aws-exec-read",
-        "bucket-owner-read",
-        "bucket-owner-full-control",
-        "log-delivery-write",
-    }
-)
 #: fields that would ask for something this server does not do yet
 _UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption", "x-amz-website-redirect-location")
 #: fields stored as object headers (returned on GET): no line breaks
@@ -160,7 +150,7 @@ def _check_key(key: str) -> None:
 def _check_fields(fields: dict[str, str]) -> None:
     """Refuse what this server cannot honour rather than ignore it silently."""
     acl = fields.get("acl")
-    if acl is not None and acl not in _CANNED_ACLS:
+    if acl is not None and acl not in CANNED:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=acl)
     if acl is not None and acl != "private":
         raise errors.NotImplementedOp("Only the private canned ACL is supported for now.")
@@ -237,24 +227,23 @@ async def post_object(
     check_policy(policy, fields, bucket, key, dt.datetime.now(dt.UTC))
     _check_fields(fields)
     # the bucket policy applies to form uploads as to any PutObject (explicit Deny included)
-    await authorize(
-        services.objects.meta,
-        request,
-        S3Request("PutObject", bucket, key, {}),
-        _auth_result(principal),
-    )
+    s3 = S3Request(Operation.PutObject, bucket, key, {})
+    found = await services.buckets.get(bucket)
+    auth = _auth_result(principal)
+    await services.access.authorize(access_request(request, s3, auth, found))
 
     ctx = Context(
         request=request,
-        s3=S3Request("PostObject", bucket, key, {}),
-        auth=_auth_result(principal),
+        s3=s3,
+        auth=auth,
         services=services,
         request_id=request_id,
+        found=found,
     )
-    spec = replace(put_spec(ctx, fields), lock=await lock_for_put(ctx, fields))
+    spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields))
     body = _FileBody(file_part, policy.length_range)
     obj = await services.objects.put_object(
-        bucket, key, body, spec, (DEFAULT_ALGORITHM,), _default_checksum
+        ctx.require_bucket(), key, body, spec, (DEFAULT_ALGORITHM,), _default_checksum
     )
     await _drain(request)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 
-from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
+from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.tagging import (
     MAX_BUCKET_TAGS,
     MAX_OBJECT_TAGS,
@@ -18,9 +16,6 @@ from ninefold.api.s3.tagging import (
 
 __all__ = ["HANDLERS"]
 
-#: the bucket configuration document that holds a bucket's tags (JSON object)
-BUCKET_TAGS = "tagging"
-
 
 async def _body(ctx: Context) -> bytes:
     return await read_small_body(
@@ -29,46 +24,41 @@ async def _body(ctx: Context) -> bytes:
 
 
 async def get_object_tagging(ctx: Context) -> web.StreamResponse:
-    obj = await ctx.services.objects.head_object(ctx.bucket, ctx.key)
+    obj = await ctx.services.objects.head_object(ctx.require_bucket(), ctx.key)
     return xml_response(tagging_xml(obj.tags))
 
 
 async def put_object_tagging(ctx: Context) -> web.StreamResponse:
     tags = parse_tagging_xml(await _body(ctx), MAX_OBJECT_TAGS)
-    if not await ctx.services.objects.meta.put_object_tags(ctx.bucket, ctx.key, tags):
-        raise errors.NoSuchKey(Key=ctx.key)
+    await ctx.services.objects.set_tags(ctx.require_bucket(), ctx.key, tags)
     return web.Response(status=200)
 
 
 async def delete_object_tagging(ctx: Context) -> web.StreamResponse:
-    if not await ctx.services.objects.meta.put_object_tags(ctx.bucket, ctx.key, {}):
-        raise errors.NoSuchKey(Key=ctx.key)
+    await ctx.services.objects.set_tags(ctx.require_bucket(), ctx.key, {})
     return web.Response(status=204)
 
 
 async def get_bucket_tagging(ctx: Context) -> web.StreamResponse:
-    raw = await ctx.services.objects.meta.get_bucket_config(ctx.bucket, BUCKET_TAGS)
-    if raw is None:
-        raise errors.NoSuchTagSet(BucketName=ctx.bucket)
-    return xml_response(tagging_xml(json.loads(raw)))
+    return xml_response(tagging_xml(ctx.services.buckets.tags_of(ctx.require_bucket())))
 
 
 async def put_bucket_tagging(ctx: Context) -> web.StreamResponse:
     tags = parse_tagging_xml(await _body(ctx), MAX_BUCKET_TAGS)
-    await ctx.services.objects.meta.put_bucket_config(ctx.bucket, BUCKET_TAGS, json.dumps(tags))
+    await ctx.services.buckets.set_tags(ctx.require_bucket(), tags)
     return web.Response(status=204)
 
 
 async def delete_bucket_tagging(ctx: Context) -> web.StreamResponse:
-    await ctx.services.objects.meta.put_bucket_config(ctx.bucket, BUCKET_TAGS, None)
+    await ctx.services.buckets.set_tags(ctx.require_bucket(), None)
     return web.Response(status=204)
 
 
 HANDLERS = {
-    "GetObjectTagging": get_object_tagging,
-    "PutObjectTagging": put_object_tagging,
-    "DeleteObjectTagging": delete_object_tagging,
-    "GetBucketTagging": get_bucket_tagging,
-    "PutBucketTagging": put_bucket_tagging,
-    "DeleteBucketTagging": delete_bucket_tagging,
+    Operation.GetObjectTagging: get_object_tagging,
+    Operation.PutObjectTagging: put_object_tagging,
+    Operation.DeleteObjectTagging: delete_object_tagging,
+    Operation.GetBucketTagging: get_bucket_tagging,
+    Operation.PutBucketTagging: put_bucket_tagging,
+    Operation.DeleteBucketTagging: delete_bucket_tagging,
 }

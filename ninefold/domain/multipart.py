@@ -16,10 +16,11 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from ninefold.coordinator.objects import BodyCheck, ObjectService, PutSpec
 from ninefold.coordinator.writer import BodySource, IteratorBody
 from ninefold.core import errors
 from ninefold.core.checksums import b64, new_hasher
+from ninefold.domain.buckets import Bucket
+from ninefold.domain.objects import BodyCheck, ObjectService, PutSpec
 from ninefold.meta.models import ObjectVersion, Part, Upload, WriteCondition
 
 __all__ = ["MAX_PART_NUMBER", "MultipartService"]
@@ -40,11 +41,12 @@ class MultipartService:
         self.objects = objects
         self.meta = objects.meta
 
-    async def create(self, bucket: str, key: str, spec: PutSpec, checksum_algorithm: str) -> Upload:
-        await self.objects.require_bucket(bucket)
+    async def create(
+        self, bucket: Bucket, key: str, spec: PutSpec, checksum_algorithm: str
+    ) -> Upload:
         upload = Upload(
             upload_id=secrets.token_urlsafe(32),
-            bucket=bucket,
+            bucket=bucket.name,
             key=key,
             created_at=time.time(),
             owner=spec.owner,
@@ -63,10 +65,9 @@ class MultipartService:
         await self.meta.create_upload(upload)
         return upload
 
-    async def require_upload(self, bucket: str, key: str, upload_id: str) -> Upload:
-        upload = await self.meta.get_upload(bucket, key, upload_id)
+    async def require_upload(self, bucket: Bucket, key: str, upload_id: str) -> Upload:
+        upload = await self.meta.get_upload(bucket.name, key, upload_id)
         if upload is None:
-            await self.objects.require_bucket(bucket)
             raise errors.NoSuchUpload(UploadId=upload_id)
         return upload
 
@@ -182,11 +183,16 @@ class MultipartService:
             raise errors.NoSuchUpload(UploadId=upload.upload_id)
 
     async def list_uploads(
-        self, bucket: str, *, prefix: str, key_marker: str, upload_id_marker: str, max_uploads: int
+        self,
+        bucket: Bucket,
+        *,
+        prefix: str,
+        key_marker: str,
+        upload_id_marker: str,
+        max_uploads: int,
     ) -> list[Upload]:
-        await self.objects.require_bucket(bucket)
         return await self.meta.list_uploads(
-            bucket,
+            bucket.name,
             prefix=prefix,
             key_marker=key_marker,
             upload_id_marker=upload_id_marker,

@@ -18,12 +18,13 @@ from ninefold.coordinator.settings import CoordinatorSettings
 from ninefold.coordinator.writer import BodySource, IteratorBody, write_body
 from ninefold.core import errors
 from ninefold.core.checksums import MultiHasher
+from ninefold.domain.buckets import Bucket
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
-    Bucket,
     DeleteOutcome,
     ListPage,
     ObjectVersion,
+    VersionPage,
     WriteCondition,
     is_valid_version_id,
 )
@@ -90,14 +91,6 @@ class ObjectService:
         finally:
             self._healing.discard(chunk_id)
 
-    # -- buckets ------------------------------------------------------------------------------
-
-    async def require_bucket(self, name: str) -> Bucket:
-        bucket = await self.meta.get_bucket(name)
-        if bucket is None:
-            raise errors.NoSuchBucket(BucketName=name)
-        return bucket
-
     # -- writing ------------------------------------------------------------------------------
 
     async def store_body(
@@ -123,7 +116,7 @@ class ObjectService:
 
     async def put_object(
         self,
-        bucket: str,
+        bucket: Bucket,
         key: str,
         body: BodySource,
         spec: PutSpec,
@@ -131,13 +124,12 @@ class ObjectService:
         check: BodyCheck,
         condition: WriteCondition | None = None,
     ) -> ObjectVersion:
-        await self.require_bucket(bucket)
-        await self.precheck(bucket, key, condition)
+        await self.precheck(bucket.name, key, condition)
         chunks, hasher, checksums = await self.store_body(body, algorithms, check)
         if checksums:
             checksums = {**checksums, "type": "FULL_OBJECT"}
         obj = ObjectVersion(
-            bucket=bucket,
+            bucket=bucket.name,
             key=key,
             size=hasher.size,
             etag=hasher.md5.hexdigest(),
@@ -177,14 +169,13 @@ class ObjectService:
     async def copy_object(
         self,
         source: ObjectVersion,
-        bucket: str,
+        bucket: Bucket,
         key: str,
         spec: PutSpec,
         condition: WriteCondition | None = None,
     ) -> ObjectVersion:
         """Copy by re-writing the bytes into fresh chunks (no shared fragments between versions)."""
-        await self.require_bucket(bucket)
-        await self.precheck(bucket, key, condition)
+        await self.precheck(bucket.name, key, condition)
         algorithms = tuple(a for a in source.checksums if a != "type")
         body = IteratorBody(self.read(source, 0, source.size))
         chunks, hasher, _ = await self.store_body(body, algorithms, lambda h: h.checksums_b64())
@@ -192,7 +183,7 @@ class ObjectService:
         if checksums:
             checksums["type"] = "FULL_OBJECT"
         obj = ObjectVersion(
-            bucket=bucket,
+            bucket=bucket.name,
             key=key,
             size=hasher.size,
             etag=hasher.md5.hexdigest(),
@@ -213,7 +204,7 @@ class ObjectService:
     # -- reading ------------------------------------------------------------------------------
 
     async def head_object(
-        self, bucket: str, key: str, version_id: str | None = None
+        self, bucket: Bucket, key: str, version_id: str | None = None
     ) -> ObjectVersion:
         """The current version, or version ``version_id``. A key whose current version is a
         delete marker is NoSuchKey (with ``x-amz-delete-marker``); asking for a delete marker
@@ -223,19 +214,17 @@ class ObjectService:
                 raise errors.InvalidArgument(
                     "Invalid version id specified", ArgumentName="versionId"
                 )
-            obj = await self.meta.get_object_version(bucket, key, version_id)
+            obj = await self.meta.get_object_version(bucket.name, key, version_id)
             if obj is None:
-                await self.require_bucket(bucket)
                 raise errors.NoSuchVersion(Key=key, VersionId=version_id)
             if obj.is_delete_marker:
                 raise errors.DeleteMarker(version_id)
             return obj
-        obj = await self.meta.get_object(bucket, key)
+        obj = await self.meta.get_object(bucket.name, key)
         if obj is None:
-            found = await self.require_bucket(bucket)
             marker = None
-            if found.versioning:
-                latest = await self.meta.get_object_version(bucket, key, None)
+            if bucket.versioning:
+                latest = await self.meta.get_object_version(bucket.name, key, None)
                 if latest is not None and latest.is_delete_marker:
                     marker = latest.version_id
             raise errors.NoSuchKey(Key=key, delete_marker=marker)
@@ -262,7 +251,7 @@ class ObjectService:
 
     async def delete_object(
         self,
-        bucket: str,
+        bucket: Bucket,
         key: str,
         version_id: str | None = None,
         owner: str = "",
@@ -271,16 +260,51 @@ class ObjectService:
         if version_id is not None:
             _check_version_id(version_id)
         return await self.meta.delete_version(
-            bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+            bucket.name, key, version_id, owner=owner, bypass_governance=bypass_governance
         )
 
     async def list_objects(
-        self, bucket: str, *, prefix: str, delimiter: str, after: str, max_keys: int
+        self, bucket: Bucket, *, prefix: str, delimiter: str, after: str, max_keys: int
     ) -> ListPage:
-        await self.require_bucket(bucket)
         return await self.meta.list_objects(
-            bucket, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
+            bucket.name, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
         )
+
+    async def list_versions(
+        self,
+        bucket: Bucket,
+        *,
+        prefix: str,
+        delimiter: str,
+        key_marker: str,
+        version_id_marker: str,
+        max_keys: int,
+    ) -> VersionPage:
+        return await self.meta.list_object_versions(
+            bucket.name,
+            prefix=prefix,
+            delimiter=delimiter,
+            key_marker=key_marker,
+            version_id_marker=version_id_marker,
+            max_keys=max_keys,
+        )
+
+    # -- per-version state --------------------------------------------------------------------
+
+    async def set_acl(self, obj: ObjectVersion, acl: str) -> None:
+        """Replace the canned ACL of ``obj`` (checked against its bucket by the caller)."""
+        if not await self.meta.set_object_acl(obj.bucket, obj.key, obj.version_id, acl):
+            raise errors.NoSuchKey(Key=obj.key)
+
+    async def set_tags(self, bucket: Bucket, key: str, tags: dict[str, str]) -> None:
+        """Replace the tags of the current version of ``key``."""
+        if not await self.meta.put_object_tags(bucket.name, key, tags):
+            raise errors.NoSuchKey(Key=key)
+
+    async def set_lock(self, obj: ObjectVersion, lock: dict[str, str]) -> None:
+        """Replace the Object Lock state of ``obj`` (see ``ninefold.domain.locks``)."""
+        if not await self.meta.set_object_lock(obj.bucket, obj.key, obj.version_id, lock):
+            raise errors.NoSuchKey(Key=obj.key)
 
     # -- garbage collection -------------------------------------------------------------------
 

@@ -1,0 +1,259 @@
+"""Buckets: creation, deletion, listing, and every bucket-level setting with its rules.
+
+A request resolves its bucket once (:meth:`BucketService.get`) and carries the :class:`Bucket`
+from then on: authorization, CORS, Object Lock defaults, ACL checks and the operation itself
+all read the same value. Every change goes through a method here, which checks the rules
+that S3 attaches to it (Object Lock keeps versioning on; BucketOwnerEnforced disables ACLs; a
+public access block refuses public ACLs and policies) and stores the document the metadata
+store keeps for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ninefold.core import errors
+from ninefold.domain.acl import CANNED, PUBLIC_ACLS
+from ninefold.domain.cors import CorsRule, rules_to_json
+from ninefold.domain.settings import (
+    ACL_DOC,
+    CORS_DOC,
+    LOCK_DOC,
+    OWNERSHIP_DOC,
+    OWNERSHIP_VALUES,
+    PUBLIC_ACCESS_DOC,
+    TAGS_DOC,
+    BucketSettings,
+    PublicAccessBlock,
+    RetentionRule,
+    parsed_policy,
+    settings_of,
+)
+from ninefold.iam.policy import Policy, parse_policy
+from ninefold.meta.models import Bucket as BucketRecord
+from ninefold.meta.store import MetaStore
+
+__all__ = ["Bucket", "BucketService"]
+
+#: S3's limit on a bucket policy document
+MAX_POLICY_BYTES = 20 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A bucket as a request sees it: identity and typed settings."""
+
+    name: str
+    owner: str
+    created_at: float
+    region: str
+    settings: BucketSettings
+
+    @property
+    def versioning(self) -> str:
+        return self.settings.versioning
+
+    @property
+    def object_lock(self) -> bool:
+        return self.settings.object_lock
+
+    @classmethod
+    def of(cls, record: BucketRecord) -> Bucket:
+        return cls(
+            name=record.name,
+            owner=record.owner,
+            created_at=record.created_at,
+            region=record.region,
+            settings=settings_of(record),
+        )
+
+
+class BucketService:
+    """The one door to buckets for every front end (S3, JSON API, console, workers)."""
+
+    def __init__(self, meta: MetaStore, region: str) -> None:
+        self._meta = meta
+        self.region = region
+
+    # -- identity -------------------------------------------------------------------------------
+
+    async def get(self, name: str) -> Bucket | None:
+        """The bucket with all its settings, in one metadata read; None when absent."""
+        record = await self._meta.get_bucket(name)
+        return None if record is None else Bucket.of(record)
+
+    async def require(self, name: str) -> Bucket:
+        bucket = await self.get(name)
+        if bucket is None:
+            raise errors.NoSuchBucket(BucketName=name)
+        return bucket
+
+    async def list_for(self, user: str, *, is_root: bool) -> list[Bucket]:
+        """The buckets ``user`` owns (root: all), by name. Settings are not loaded."""
+        records = await self._meta.list_buckets()
+        return [
+            Bucket(r.name, r.owner, r.created_at, r.region, BucketSettings(versioning=r.versioning))
+            for r in records
+            if is_root or r.owner == user
+        ]
+
+    async def create(self, name: str, owner: str, *, object_lock: bool, acl: str) -> None:
+        """A new bucket owned by ``owner``; Object Lock turns versioning on for good."""
+        check_canned(acl)
+        await self._meta.create_bucket(
+            BucketRecord(
+                name=name,
+                created_at=time.time(),
+                owner=owner,
+                region=self.region,
+                versioning="Enabled" if object_lock else "",
+                object_lock=object_lock,
+            )
+        )
+        if acl != "private":
+            await self._meta.put_bucket_config(name, ACL_DOC, acl)
+
+    async def delete(self, name: str) -> None:
+        await self._meta.delete_bucket(name)
+
+    # -- versioning -----------------------------------------------------------------------------
+
+    async def set_versioning(self, bucket: Bucket, status: str) -> None:
+        if status not in ("Enabled", "Suspended"):
+            raise errors.InvalidDocument(
+                "The XML you provided was not well-formed or did not validate: Status must be "
+                "Enabled or Suspended."
+            )
+        if bucket.object_lock and status == "Suspended":
+            raise errors.InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning "
+                "state cannot be changed."
+            )
+        await self._meta.set_bucket_versioning(bucket.name, status)
+
+    # -- ACL ------------------------------------------------------------------------------------
+
+    def check_acl(self, bucket: Bucket, acl: str) -> None:
+        """Refuse ``acl`` where the bucket disables ACLs or blocks public ones."""
+        check_canned(acl)
+        if acl in ("private", "bucket-owner-full-control"):
+            return
+        if bucket.settings.acls_disabled:
+            raise errors.AclsDisabled()
+        if acl in PUBLIC_ACLS and bucket.settings.public_flags.BlockPublicAcls:
+            raise errors.AccessDenied("Access Denied: the bucket's public access block forbids it.")
+
+    async def set_acl(self, bucket: Bucket, acl: str) -> None:
+        self.check_acl(bucket, acl)
+        await self._meta.put_bucket_config(bucket.name, ACL_DOC, acl)
+
+    # -- policy ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def parse_policy(bucket_name: str, text: bytes) -> Policy:
+        """A bucket policy document for ``bucket_name``; MalformedPolicy when it is not one."""
+        if not text.strip():
+            raise errors.MalformedPolicy(
+                "Policies must be valid JSON and the first byte must be '{'"
+            )
+        if len(text) > MAX_POLICY_BYTES:
+            raise errors.MalformedPolicy("Policy exceeds the maximum allowed document size.")
+        return parse_policy(text, bucket=bucket_name)
+
+    async def set_policy(self, bucket: Bucket, text: bytes) -> None:
+        policy = self.parse_policy(bucket.name, text)
+        if policy.is_public and bucket.settings.public_flags.BlockPublicPolicy:
+            raise errors.AccessDenied("Access Denied: the bucket's public access block forbids it.")
+        await self._meta.set_bucket_policy(bucket.name, text.decode())
+
+    async def delete_policy(self, bucket: Bucket) -> None:
+        await self._meta.set_bucket_policy(bucket.name, None)
+
+    @staticmethod
+    def policy_of(bucket: Bucket) -> str:
+        if not bucket.settings.policy_text:
+            raise errors.ConfigurationNotFound("policy", BucketName=bucket.name)
+        return bucket.settings.policy_text
+
+    def policy_is_public(self, bucket: Bucket) -> bool:
+        return parsed_policy(self.policy_of(bucket)).is_public
+
+    # -- CORS, tags, ownership, public access block ---------------------------------------------
+
+    async def set_cors(self, bucket: Bucket, rules: Sequence[CorsRule] | None) -> None:
+        await self._put(bucket, CORS_DOC, None if rules is None else rules_to_json(rules))
+
+    @staticmethod
+    def cors_of(bucket: Bucket) -> tuple[CorsRule, ...]:
+        if bucket.settings.cors is None:
+            raise errors.ConfigurationNotFound("cors", BucketName=bucket.name)
+        return bucket.settings.cors
+
+    async def set_tags(self, bucket: Bucket, tags: dict[str, str] | None) -> None:
+        await self._put(bucket, TAGS_DOC, None if tags is None else json.dumps(tags))
+
+    @staticmethod
+    def tags_of(bucket: Bucket) -> dict[str, str]:
+        if bucket.settings.tags is None:
+            raise errors.ConfigurationNotFound("tagging", BucketName=bucket.name)
+        return bucket.settings.tags
+
+    async def set_ownership(self, bucket: Bucket, value: str | None) -> None:
+        if value is not None and value not in OWNERSHIP_VALUES:
+            raise errors.InvalidDocument()
+        doc = None if value is None else json.dumps({"ObjectOwnership": value})
+        await self._put(bucket, OWNERSHIP_DOC, doc)
+
+    @staticmethod
+    def ownership_of(bucket: Bucket) -> str:
+        if bucket.settings.ownership is None:
+            raise errors.ConfigurationNotFound("ownership", BucketName=bucket.name)
+        return bucket.settings.ownership
+
+    async def set_public_access_block(
+        self, bucket: Bucket, flags: PublicAccessBlock | None
+    ) -> None:
+        await self._put(bucket, PUBLIC_ACCESS_DOC, None if flags is None else flags.to_json())
+
+    @staticmethod
+    def public_access_block_of(bucket: Bucket) -> PublicAccessBlock:
+        if bucket.settings.public_access_block is None:
+            raise errors.ConfigurationNotFound("public-access-block", BucketName=bucket.name)
+        return bucket.settings.public_access_block
+
+    # -- Object Lock configuration --------------------------------------------------------------
+
+    async def set_lock_configuration(self, bucket: Bucket, rule: RetentionRule | None) -> None:
+        """Object Lock is chosen at creation; afterwards only the default retention changes."""
+        if not bucket.object_lock:
+            raise errors.InvalidBucketState(
+                "Object Lock configuration cannot be enabled on existing buckets"
+            )
+        doc: dict[str, object] = {}
+        if rule is not None:
+            count = rule.days if rule.days is not None else rule.years
+            if count is None or count <= 0:
+                raise errors.InvalidArgument(
+                    "Default retention period must be a positive integer value"
+                )
+            doc = {"mode": rule.mode, "days" if rule.days is not None else "years": count}
+        await self._put(bucket, LOCK_DOC, json.dumps(doc))
+
+    @staticmethod
+    def lock_configuration_of(bucket: Bucket) -> RetentionRule | None:
+        """The default retention (None: none); a bucket without Object Lock has no
+        configuration at all."""
+        if not bucket.object_lock:
+            raise errors.ConfigurationNotFound("object-lock", BucketName=bucket.name)
+        return bucket.settings.lock_default
+
+    async def _put(self, bucket: Bucket, name: str, doc: str | None) -> None:
+        await self._meta.put_bucket_config(bucket.name, name, doc)
+
+
+def check_canned(acl: str) -> None:
+    if acl not in CANNED:
+        raise errors.InvalidArgument(f"Invalid canned ACL {acl!r}", ArgumentName="x-amz-acl")
