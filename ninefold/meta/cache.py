@@ -238,7 +238,12 @@ def _encode_bucket(bucket: Bucket | None) -> bytes:
 
 
 def _decode_bucket(raw: bytes) -> Bucket | None:
-    return None if raw == b"-" else Bucket(**json.loads(raw))
+    if raw == b"-":
+        return None
+    data = json.loads(raw)
+    if "configs" not in data:  # written before buckets carried their configs: dropped
+        raise KeyError("configs")
+    return Bucket(**data)
 
 
 def _encode_object(obj: ObjectVersion | None) -> bytes:
@@ -319,7 +324,9 @@ class CachedMetaStore:
         return await self.inner.get_bucket_config(bucket, name)
 
     async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
-        await self.inner.put_bucket_config(bucket, name, value)
+        await self._write(
+            [_bucket_key(bucket)], lambda: self.inner.put_bucket_config(bucket, name, value)
+        )
 
     # objects
     async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:

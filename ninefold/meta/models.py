@@ -49,6 +49,11 @@ class Bucket:
     object_lock: bool = False
     #: the bucket policy document as it was put ("" for none)
     policy: str = ""
+    #: the bucket's configuration documents, name -> document text, as put with
+    #: ``put_bucket_config`` (names in use: "acl", "cors", "object-lock", "ownership",
+    #: "public-access-block", "tagging"). ``get_bucket`` returns them all, read with the record;
+    #: ``list_buckets`` leaves them empty.
+    configs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -296,6 +296,13 @@ async def _drop_upload(conn: Conn, upload_id: str, now: float) -> None:
     await conn.execute("DELETE FROM uploads WHERE upload_id = $1", upload_id)
 
 
+#: a bucket record with its configuration documents, in one query
+_GET_BUCKET = (
+    f"SELECT {BUCKET_COLS}, (SELECT coalesce(json_object_agg(c.name, c.value), '{{}}')::text "
+    "FROM bucket_config c WHERE c.bucket = b.name) AS configs FROM buckets b WHERE b.name = $1"
+)
+
+
 class PostgresMetaStore:
     """MetaStore over PostgreSQL (see module docstring)."""
 
@@ -408,10 +415,15 @@ class PostgresMetaStore:
             )
             if inserted.endswith(" 0"):  # a concurrent create won
                 raise errors.BucketAlreadyExists(BucketName=bucket.name)
+            if bucket.configs:
+                await conn.executemany(
+                    "INSERT INTO bucket_config (bucket, name, value) VALUES ($1, $2, $3)",
+                    [(bucket.name, name, value) for name, value in bucket.configs.items()],
+                )
 
     async def get_bucket(self, name: str) -> Bucket | None:
-        row = await self._pool.fetchrow(f"SELECT {BUCKET_COLS} FROM buckets WHERE name = $1", name)
-        return None if row is None else bucket_from_row(tuple(row))
+        row = await self._pool.fetchrow(_GET_BUCKET, name)
+        return None if row is None else bucket_from_row(tuple(row), json.loads(row["configs"]))
 
     async def list_buckets(self) -> list[Bucket]:
         rows = await self._pool.fetch(f"SELECT {BUCKET_COLS} FROM buckets ORDER BY name")

@@ -124,9 +124,12 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
     )
 
 
-def bucket_from_row(row: Sequence[Any]) -> Bucket:
-    name, created_at, owner, region, versioning, object_lock, policy = row
-    return Bucket(name, created_at, owner, region, versioning, bool(object_lock), policy)
+def bucket_from_row(row: Sequence[Any], configs: dict[str, str] | None = None) -> Bucket:
+    """A ``BUCKET_COLS`` row, with the bucket's configuration documents (none: empty)."""
+    name, created_at, owner, region, versioning, object_lock, policy = row[:7]
+    return Bucket(
+        name, created_at, owner, region, versioning, bool(object_lock), policy, configs or {}
+    )
 
 
 def upload_from_row(row: Sequence[Any]) -> Upload:

@@ -458,6 +458,10 @@ class SqliteMetaStore:
                     bucket.policy,
                 ),
             )
+            conn.executemany(
+                "INSERT INTO bucket_config (bucket, name, value) VALUES (?, ?, ?)",
+                [(bucket.name, name, value) for name, value in bucket.configs.items()],
+            )
 
         await self._write(fn, bucket_change=True)
 
@@ -472,7 +476,12 @@ class SqliteMetaStore:
                 f"SELECT {BUCKET_COLS} FROM buckets WHERE name = ?",
                 (name,),
             ).fetchone()
-            return None if row is None else bucket_from_row(row)
+            if row is None:
+                return None
+            configs = conn.execute(
+                "SELECT name, value FROM bucket_config WHERE bucket = ?", (name,)
+            ).fetchall()
+            return bucket_from_row(row, dict(configs))
 
         bucket = await self._point_read(fn)
         if len(self._buckets) > 10_000:
@@ -530,7 +539,7 @@ class SqliteMetaStore:
                     (bucket, name, value),
                 )
 
-        await self._write(fn)
+        await self._write(fn, bucket_change=True)  # the documents are part of the record
 
     # -- objects ------------------------------------------------------------------------------
 

@@ -38,9 +38,14 @@ class MetaStore(Protocol):
         """Raises BucketAlreadyOwnedByYou / BucketAlreadyExists when the name is taken."""
         ...
 
-    async def get_bucket(self, name: str) -> Bucket | None: ...
+    async def get_bucket(self, name: str) -> Bucket | None:
+        """The bucket record with all its configuration documents (``Bucket.configs``), in one
+        read; a change made by ``put_bucket_config`` is visible in the next call."""
+        ...
 
-    async def list_buckets(self) -> list[Bucket]: ...
+    async def list_buckets(self) -> list[Bucket]:
+        """Every bucket, by name; their ``configs`` are left empty (use ``get_bucket``)."""
+        ...
 
     async def delete_bucket(self, name: str) -> None:
         """Raises NoSuchBucket, or BucketNotEmpty while any object exists in it."""
@@ -52,7 +57,8 @@ class MetaStore(Protocol):
         ...
 
     async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
-        """Set (or, with None, remove) a configuration document; deleted with the bucket."""
+        """Set (or, with None, remove) a configuration document; deleted with the bucket.
+        A change to the bucket record: caches of it are invalidated like any other."""
         ...
 
     # objects

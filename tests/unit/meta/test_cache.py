@@ -131,6 +131,27 @@ def test_write_through_a_is_seen_by_b_at_once(tmp_path: Path, redis_proc: RedisP
     run(body())
 
 
+def test_a_bucket_config_put_through_a_is_seen_by_b(tmp_path: Path, redis_proc: RedisProc) -> None:
+    async def body() -> None:
+        g = await Gateways(tmp_path / "meta.db", redis_proc.url).open()
+        try:
+            for _ in range(2):
+                bucket = await g.b.get_bucket("b")
+                assert bucket is not None and bucket.configs == {}
+            assert g.b.cache.hits == 1  # the bucket record is cached
+            await g.a.put_bucket_config("b", "acl", "public-read")
+            bucket = await g.b.get_bucket("b")
+            assert bucket is not None and bucket.configs == {"acl": "public-read"}
+            assert await g.b.get_bucket("b") == bucket  # cached again, with its configs
+            await g.a.put_bucket_config("b", "acl", None)
+            bucket = await g.b.get_bucket("b")
+            assert bucket is not None and bucket.configs == {}
+        finally:
+            await g.close()
+
+    run(body())
+
+
 class SlowReader(SqliteMetaStore):
     """Reads the database, then waits for ``release`` before answering: a gateway whose read
     raced with another gateway's commit."""

@@ -693,6 +693,40 @@ def test_bucket_config_and_object_tags(tmp_path: Path, backend: OpenStore) -> No
     run(go())
 
 
+def test_bucket_configs_come_with_the_bucket(tmp_path: Path, backend: OpenStore) -> None:
+    """get_bucket returns every configuration document with the record, and a put (or
+    removal) is visible in the very next get_bucket (caches included)."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        bucket = await store.get_bucket("b")
+        assert bucket is not None and bucket.configs == {}
+        await store.put_bucket_config("b", "cors", '{"rules": []}')
+        await store.put_bucket_config("b", "acl", "public-read")
+        bucket = await store.get_bucket("b")
+        assert bucket is not None and bucket.configs == {
+            "cors": '{"rules": []}',
+            "acl": "public-read",
+        }
+        await store.put_bucket_config("b", "acl", "private")
+        await store.put_bucket_config("b", "cors", None)
+        bucket = await store.get_bucket("b")
+        assert bucket is not None and bucket.configs == {"acl": "private"}
+        assert [b.configs for b in await store.list_buckets()] == [{}]
+        # created with its documents; gone with the bucket
+        await store.create_bucket(Bucket("c", time.time(), "root", configs={"acl": "private"}))
+        created = await store.get_bucket("c")
+        assert created is not None and created.configs == {"acl": "private"}
+        assert await store.get_bucket_config("c", "acl") == "private"
+        await store.delete_bucket("c")
+        await store.create_bucket(Bucket("c", time.time(), "root"))
+        again = await store.get_bucket("c")
+        assert again is not None and again.configs == {}
+        await store.close()
+
+    run(go())
+
+
 def test_versioning_enabled_keeps_every_version(tmp_path: Path, backend: OpenStore) -> None:
     async def go() -> None:
         store = await open_store(backend, tmp_path)
@@ -977,6 +1011,28 @@ def test_sqlite_bucket_cache_sees_another_process_change(tmp_path: Path) -> None
         await a.create_bucket(Bucket("never", time.time(), "alice"))
         created = await b.get_bucket("never")
         assert created is not None and created.owner == "alice"
+        await a.close()
+        await b.close()
+
+    run(go())
+
+
+def test_sqlite_bucket_cache_sees_another_process_config_change(tmp_path: Path) -> None:
+    """A configuration document put by one process is in the other's next get_bucket."""
+
+    async def go() -> None:
+        a = await SqliteMetaStore.open(tmp_path / "s.db")
+        b = await SqliteMetaStore.open(tmp_path / "s.db")
+        await a.create_bucket(Bucket("shared", time.time(), "root"))
+        first = await b.get_bucket("shared")
+        assert first is not None and first.configs == {}
+        assert await b.get_bucket("shared") is first  # cached
+        await a.put_bucket_config("shared", "cors", "<rules/>")
+        changed = await b.get_bucket("shared")
+        assert changed is not None and changed.configs == {"cors": "<rules/>"}
+        await a.put_bucket_config("shared", "cors", None)
+        removed = await b.get_bucket("shared")
+        assert removed is not None and removed.configs == {}
         await a.close()
         await b.close()
 
