@@ -22,15 +22,15 @@ from collections.abc import Sequence
 
 from ninefold.api.s3 import errors
 from ninefold.api.s3.xml import child, element, parse_xml, strip_ns
-from ninefold.domain.cors import CorsRule, rules_from_json, rules_to_json
+from ninefold.domain.cors import VARY, CorsRule, rules_from_json, rules_to_json
 
 __all__ = [
-    "CONFIG_NAME",
     "DISABLED",
     "METHODS",
     "NOT_ALLOWED",
     "NOT_FOUND",
     "NO_ORIGIN",
+    "VARY",
     "CorsRule",
     "actual_headers",
     "cors_xml",
@@ -41,8 +41,6 @@ __all__ = [
     "rules_to_json",
 ]
 
-#: the bucket configuration document that holds a bucket's CORS rules (JSON)
-CONFIG_NAME = "cors"
 METHODS = ("GET", "PUT", "POST", "DELETE", "HEAD")
 MAX_RULES = 100
 MAX_ID_CHARS = 255
