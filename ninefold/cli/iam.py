@@ -9,13 +9,9 @@ root user of ``ninefold server``/``gateway`` is not one of them and needs no pol
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
-import string
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,8 +19,8 @@ from rich.table import Table
 
 from ninefold.cli.wiring import open_meta
 from ninefold.core import errors
+from ninefold.domain.iam import IamService, check_name
 from ninefold.iam.policy import parse_policy
-from ninefold.meta.store import MetaStore
 
 __all__ = ["group_app", "key_app", "policy_app", "user_app"]
 
@@ -38,26 +34,29 @@ group_app = typer.Typer(no_args_is_help=True, help="Groups of users.")
 policy_app = typer.Typer(no_args_is_help=True, help="IAM policies and their attachments.")
 
 
-def _run(dsn: str, action: Callable[[MetaStore], Awaitable[T]]) -> T:
+def _run(dsn: str, action: Callable[[IamService], Awaitable[T]]) -> T:
+    """Run ``action`` on the identities of the metadata at ``dsn``; a refusal is one line on
+    stderr and exit status 1."""
+
     async def go() -> T:
         meta = await open_meta(dsn)
         try:
-            return await action(meta)
+            return await action(IamService(meta))
         finally:
             await meta.close()
 
-    return asyncio.run(go())
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"ninefold: {message}", err=True)
-    raise typer.Exit(1)
+    try:
+        return asyncio.run(go())
+    except (errors.NoSuchEntity, errors.EntityAlreadyExists) as exc:
+        typer.echo(f"ninefold: {exc.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _name_ok(name: str) -> None:
-    allowed = set(string.ascii_letters + string.digits + "+=,.@_-")
-    if not 1 <= len(name) <= 64 or not set(name) <= allowed:
-        raise typer.BadParameter(f"{name!r}: 1-64 of letters, digits and +=,.@_-")
+    try:
+        check_name(name)
+    except errors.InvalidArgument as exc:
+        raise typer.BadParameter(exc.message or name) from None
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -75,52 +74,24 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
 @user_app.command("create")
 def user_create(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
     _name_ok(name)
-
-    async def action(store: MetaStore) -> bool:
-        if await store.iam_get("user", name) is not None:
-            return False
-        await store.iam_put("user", name, {"created": time.time(), "groups": [], "policies": []})
-        return True
-
-    if not _run(meta, action):
-        _fail(f"user {name!r} already exists")
+    _run(meta, lambda iam: iam.create_user(name))
     typer.echo(f"user {name} created")
 
 
 @user_app.command("delete")
 def user_delete(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
     """Delete a user and its access keys, and take it out of its groups."""
-
-    async def action(store: MetaStore) -> bool:
-        doc = await store.iam_get("user", name)
-        if doc is None:
-            return False
-        for key, key_doc in (await store.iam_list("key")).items():
-            if key_doc.get("user") == name:
-                await store.iam_put("key", key, None)
-        for group in doc.get("groups", []):
-            group_doc = await store.iam_get("group", group)
-            if group_doc is not None:
-                group_doc["members"] = [m for m in group_doc.get("members", []) if m != name]
-                await store.iam_put("group", group, group_doc)
-        await store.iam_put("user", name, None)
-        return True
-
-    if not _run(meta, action):
-        _fail(f"no user {name!r}")
+    _run(meta, lambda iam: iam.delete_user(name))
     typer.echo(f"user {name} deleted")
 
 
 @user_app.command("list")
 def user_list(meta: MetaOption) -> None:
-    users = _run(meta, lambda s: s.iam_list("user"))
+    users = _run(meta, lambda iam: iam.users())
     _table(
         "users",
         ["user", "groups", "policies"],
-        [
-            [n, ",".join(d.get("groups", [])), ",".join(d.get("policies", []))]
-            for n, d in users.items()
-        ],
+        [[n, ",".join(d["groups"]), ",".join(d["policies"])] for n, d in users.items()],
     )
 
 
@@ -130,59 +101,36 @@ def user_list(meta: MetaOption) -> None:
 @key_app.command("create")
 def key_create(meta: MetaOption, user: Annotated[str, typer.Argument()]) -> None:
     """A new access key for ``user``; the secret is shown this once."""
-    access = "NF" + "".join(
-        secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18)
-    )
-    secret = secrets.token_urlsafe(30)[:40]
-
-    async def action(store: MetaStore) -> bool:
-        if await store.iam_get("user", user) is None:
-            return False
-        doc = {"secret": secret, "user": user, "status": "Active", "created": time.time()}
-        await store.iam_put("key", access, doc)
-        return True
-
-    if not _run(meta, action):
-        _fail(f"no user {user!r}")
-    typer.echo(f"AccessKeyId: {access}")
-    typer.echo(f"SecretAccessKey: {secret}")
-
-
-def _set_key(meta: str, access: str, status: str | None) -> None:
-    async def action(store: MetaStore) -> bool:
-        doc = await store.iam_get("key", access)
-        if doc is None:
-            return False
-        await store.iam_put("key", access, None if status is None else {**doc, "status": status})
-        return True
-
-    if not _run(meta, action):
-        _fail(f"no access key {access!r}")
-    typer.echo(f"access key {access} {'deleted' if status is None else status.lower()}")
+    key = _run(meta, lambda iam: iam.create_key(user))
+    typer.echo(f"AccessKeyId: {key.access_key}")
+    typer.echo(f"SecretAccessKey: {key.secret_key}")
 
 
 @key_app.command("disable")
 def key_disable(meta: MetaOption, access_key: Annotated[str, typer.Argument()]) -> None:
-    _set_key(meta, access_key, "Inactive")
+    _run(meta, lambda iam: iam.set_key_status(access_key, active=False))
+    typer.echo(f"access key {access_key} inactive")
 
 
 @key_app.command("enable")
 def key_enable(meta: MetaOption, access_key: Annotated[str, typer.Argument()]) -> None:
-    _set_key(meta, access_key, "Active")
+    _run(meta, lambda iam: iam.set_key_status(access_key, active=True))
+    typer.echo(f"access key {access_key} active")
 
 
 @key_app.command("delete")
 def key_delete(meta: MetaOption, access_key: Annotated[str, typer.Argument()]) -> None:
-    _set_key(meta, access_key, None)
+    _run(meta, lambda iam: iam.delete_key(access_key))
+    typer.echo(f"access key {access_key} deleted")
 
 
 @key_app.command("list")
 def key_list(meta: MetaOption) -> None:
-    keys = _run(meta, lambda s: s.iam_list("key"))
+    keys = _run(meta, lambda iam: iam.keys())
     _table(
         "access keys",
         ["access key", "user", "status"],
-        [[k, d["user"], d["status"]] for k, d in keys.items()],
+        [[k, user, status] for k, (user, status) in keys.items()],
     )
 
 
@@ -192,39 +140,8 @@ def key_list(meta: MetaOption) -> None:
 @group_app.command("create")
 def group_create(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
     _name_ok(name)
-
-    async def action(store: MetaStore) -> bool:
-        if await store.iam_get("group", name) is not None:
-            return False
-        await store.iam_put("group", name, {"members": [], "policies": []})
-        return True
-
-    if not _run(meta, action):
-        _fail(f"group {name!r} already exists")
+    _run(meta, lambda iam: iam.create_group(name))
     typer.echo(f"group {name} created")
-
-
-def _membership(meta: str, group: str, user: str, add: bool) -> None:
-    async def action(store: MetaStore) -> str | None:
-        group_doc = await store.iam_get("group", group)
-        user_doc = await store.iam_get("user", user)
-        if group_doc is None:
-            return f"no group {group!r}"
-        if user_doc is None:
-            return f"no user {user!r}"
-        members = [m for m in group_doc.get("members", []) if m != user]
-        groups = [g for g in user_doc.get("groups", []) if g != group]
-        if add:
-            members.append(user)
-            groups.append(group)
-        await store.iam_put("group", group, {**group_doc, "members": members})
-        await store.iam_put("user", user, {**user_doc, "groups": groups})
-        return None
-
-    problem = _run(meta, action)
-    if problem:
-        _fail(problem)
-    typer.echo(f"user {user} {'added to' if add else 'removed from'} group {group}")
 
 
 @group_app.command("add-user")
@@ -233,7 +150,8 @@ def group_add_user(
     group: Annotated[str, typer.Argument()],
     user: Annotated[str, typer.Argument()],
 ) -> None:
-    _membership(meta, group, user, True)
+    _run(meta, lambda iam: iam.set_membership(group, user, member=True))
+    typer.echo(f"user {user} added to group {group}")
 
 
 @group_app.command("remove-user")
@@ -242,38 +160,23 @@ def group_remove_user(
     group: Annotated[str, typer.Argument()],
     user: Annotated[str, typer.Argument()],
 ) -> None:
-    _membership(meta, group, user, False)
+    _run(meta, lambda iam: iam.set_membership(group, user, member=False))
+    typer.echo(f"user {user} removed from group {group}")
 
 
 @group_app.command("delete")
 def group_delete(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
-    async def action(store: MetaStore) -> bool:
-        doc = await store.iam_get("group", name)
-        if doc is None:
-            return False
-        for user in doc.get("members", []):
-            user_doc = await store.iam_get("user", user)
-            if user_doc is not None:
-                groups = [g for g in user_doc.get("groups", []) if g != name]
-                await store.iam_put("user", user, {**user_doc, "groups": groups})
-        await store.iam_put("group", name, None)
-        return True
-
-    if not _run(meta, action):
-        _fail(f"no group {name!r}")
+    _run(meta, lambda iam: iam.delete_group(name))
     typer.echo(f"group {name} deleted")
 
 
 @group_app.command("list")
 def group_list(meta: MetaOption) -> None:
-    groups = _run(meta, lambda s: s.iam_list("group"))
+    groups = _run(meta, lambda iam: iam.groups())
     _table(
         "groups",
         ["group", "members", "policies"],
-        [
-            [n, ",".join(d.get("members", [])), ",".join(d.get("policies", []))]
-            for n, d in groups.items()
-        ],
+        [[n, ",".join(d["members"]), ",".join(d["policies"])] for n, d in groups.items()],
     )
 
 
@@ -295,7 +198,7 @@ def policy_create(
         raise typer.BadParameter(f"cannot read {file}: {exc}") from exc
     except errors.MalformedPolicy as exc:
         raise typer.BadParameter(f"not a valid policy: {exc.message}") from exc
-    _run(meta, lambda s: s.iam_put("policy", name, {"document": text}))
+    _run(meta, lambda iam: iam.put_policy(name, text))
     typer.echo(f"policy {name} stored")
 
 
@@ -304,22 +207,7 @@ def _attachment(meta: str, name: str, user: str | None, group: str | None, attac
         raise typer.BadParameter("give exactly one of --user and --group")
     kind, target = ("user", user) if user is not None else ("group", group)
     assert target is not None
-
-    async def action(store: MetaStore) -> str | None:
-        if await store.iam_get("policy", name) is None:
-            return f"no policy {name!r}"
-        doc = await store.iam_get(kind, target)
-        if doc is None:
-            return f"no {kind} {target!r}"
-        policies = [p for p in doc.get("policies", []) if p != name]
-        if attach:
-            policies.append(name)
-        await store.iam_put(kind, target, {**doc, "policies": policies})
-        return None
-
-    problem = _run(meta, action)
-    if problem:
-        _fail(problem)
+    _run(meta, lambda iam: iam.attach(name, kind=kind, target=target, attached=attach))
     typer.echo(f"policy {name} {'attached to' if attach else 'detached from'} {kind} {target}")
 
 
@@ -345,24 +233,11 @@ def policy_detach(
 
 @policy_app.command("delete")
 def policy_delete(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
-    async def action(store: MetaStore) -> bool:
-        if await store.iam_get("policy", name) is None:
-            return False
-        for kind in ("user", "group"):
-            for target, doc in (await store.iam_list(kind)).items():
-                if name in doc.get("policies", []):
-                    policies = [p for p in doc["policies"] if p != name]
-                    await store.iam_put(kind, target, {**doc, "policies": policies})
-        await store.iam_put("policy", name, None)
-        return True
-
-    if not _run(meta, action):
-        _fail(f"no policy {name!r}")
+    _run(meta, lambda iam: iam.delete_policy(name))
     typer.echo(f"policy {name} deleted")
 
 
 @policy_app.command("list")
 def policy_list(meta: MetaOption) -> None:
-    policies: dict[str, dict[str, Any]] = _run(meta, lambda s: s.iam_list("policy"))
-    for name, doc in policies.items():
-        typer.echo(f"{name}: {json.dumps(json.loads(doc['document']))}")
+    for name, document in _run(meta, lambda iam: iam.policies()).items():
+        typer.echo(f"{name}: {document}")
