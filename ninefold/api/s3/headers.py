@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ninefold.api.s3 import errors
-from ninefold.meta.models import WriteCondition
+from ninefold.domain.models import WriteCondition
 
 __all__ = [
     "STORED_HEADERS",

@@ -20,7 +20,7 @@ from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.headers import http_date
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element
-from ninefold.meta.models import NULL_VERSION, ObjectVersion
+from ninefold.domain.models import NULL_VERSION, ObjectVersion
 
 __all__ = ["ATTRIBUTES", "HANDLERS", "requested_attributes"]
 

@@ -12,7 +12,7 @@ from ninefold.api.s3 import errors
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element, escape, iso8601, leaf
-from ninefold.meta.models import ListPage
+from ninefold.domain.models import ListPage
 
 __all__ = ["HANDLERS", "parse_max"]
 

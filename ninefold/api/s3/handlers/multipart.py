@@ -17,8 +17,7 @@ from ninefold.api.s3.headers import check_conditions, write_condition
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.core.checksums import ALGORITHMS, MultiHasher
-from ninefold.meta.listing import prefix_successor
-from ninefold.meta.models import Upload
+from ninefold.domain.models import Upload, prefix_successor
 
 __all__ = ["HANDLERS"]
 

@@ -14,8 +14,8 @@ from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element, parse_xml, text_of
 from ninefold.domain import locks
+from ninefold.domain.models import ObjectVersion
 from ninefold.domain.settings import RetentionRule
-from ninefold.meta.models import ObjectVersion
 
 __all__ = ["HANDLERS", "lock_for_put", "lock_headers"]
 

@@ -30,8 +30,8 @@ from ninefold.api.s3.router import MAX_KEY_BYTES
 from ninefold.api.s3.tagging import parse_tagging_header
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.core.errors import DomainError
+from ninefold.domain.models import NULL_VERSION, DeleteOutcome, ObjectVersion
 from ninefold.domain.objects import PutSpec
-from ninefold.meta.models import NULL_VERSION, DeleteOutcome, ObjectVersion
 
 __all__ = ["HANDLERS", "copy_source", "put_spec"]
 
