@@ -153,7 +153,7 @@ def _parse_conditions(raw: Any) -> tuple[_Condition, ...]:
         set_mode = ""
         if ":" in name:
             prefix, name = name.split(":", 1)
-            set_mode = {"forAnyValue": "forany", "forAllValues": "forall"}.get(prefix, "?")
+            set_mode = {"foranyvalue": "forany", "forallvalues": "forall"}.get(prefix.lower(), "?")
             if set_mode == "?":
                 raise errors.MalformedPolicy(f"Unknown condition set operator {prefix}")
         lowered = name.lower()
