@@ -123,6 +123,8 @@ def verify_v2(
             raise errors.AccessDenied(
                 "AWS authentication requires a valid Date or x-amz-date header"
             ) from None
+        if when.tzinfo is None:  # "-0000" or no zone at all (RFC 5322: unknown): take UTC
+            when = when.replace(tzinfo=dt.UTC)
         if abs((now - when).total_seconds()) > max_skew_s:
             raise errors.RequestTimeTooSkewed()
         return _check(
