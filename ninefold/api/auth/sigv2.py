@@ -58,7 +58,7 @@ SUBRESOURCES = frozenset(
 def _string_to_sign(req: HttpRequestParts, date_or_expires: str, resource_path: str) -> str:
     headers = req.headers
     amz = sorted(
-        (name.lower(), " ".join(value.strip().split()))
+        (name.lower(), value.strip())
         for name, value in headers.items()
         if name.lower().startswith("x-amz-") and name.lower() != "x-amz-date"
     )
