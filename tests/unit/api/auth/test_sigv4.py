@@ -74,6 +74,7 @@ def signed(
     data: bytes = b"",
     **headers: str,
 ) -> AWSRequest:
+    headers = {name.replace("_", "-"): value for name, value in headers.items()}
     request = AWSRequest(method, ENDPOINT + path, data=data, headers=headers)
     boto = BotoCredentials(creds.access_key, secret if secret is not None else creds.secret_key)
     signer(boto, "s3", region).add_auth(request)
@@ -89,6 +90,7 @@ def presigned(
     expires: int = 3600,
     **headers: str,
 ) -> AWSRequest:
+    headers = {name.replace("_", "-"): value for name, value in headers.items()}
     request = AWSRequest(method, ENDPOINT + path, headers=headers)
     boto = BotoCredentials(creds.access_key, secret if secret is not None else creds.secret_key)
     S3SigV4QueryAuth(boto, "s3", "us-east-1", expires=expires).add_auth(request)
