@@ -123,12 +123,16 @@ class _Condition:
         if self.operator == "null":
             want_null = self.values[0].lower() == "true"
             return (not present) == want_null
+        test, negated = _OPERATORS[self.operator]
         if not present:
-            # a missing key: only ...IfExists passes (and negated set operators vacuously)
-            return self.if_exists or self.set_mode == "forall"
+            # AWS: a missing key fails a positive test and passes a negated one (StringNotEquals,
+            # NotIpAddress: "the key is not matched"); ...IfExists passes; ForAllValues holds
+            # vacuously, ForAnyValue never
+            if self.if_exists or self.set_mode == "forall":
+                return True
+            return negated and self.set_mode == ""
         raw = context[self.key]
         given = raw if isinstance(raw, list) else [raw]
-        test, negated = _OPERATORS[self.operator]
 
         def one(value: str) -> bool:
             try:
@@ -153,7 +157,7 @@ def _parse_conditions(raw: Any) -> tuple[_Condition, ...]:
         set_mode = ""
         if ":" in name:
             prefix, name = name.split(":", 1)
-            set_mode = {"forAnyValue": "forany", "forAllValues": "forall"}.get(prefix, "?")
+            set_mode = {"foranyvalue": "forany", "forallvalues": "forall"}.get(prefix.lower(), "?")
             if set_mode == "?":
                 raise errors.MalformedPolicy(f"Unknown condition set operator {prefix}")
         lowered = name.lower()

@@ -58,7 +58,7 @@ SUBRESOURCES = frozenset(
 def _string_to_sign(req: HttpRequestParts, date_or_expires: str, resource_path: str) -> str:
     headers = req.headers
     amz = sorted(
-        (name.lower(), " ".join(value.strip().split()))
+        (name.lower(), value.strip())
         for name, value in headers.items()
         if name.lower().startswith("x-amz-") and name.lower() != "x-amz-date"
     )
@@ -123,6 +123,8 @@ def verify_v2(
             raise errors.AccessDenied(
                 "AWS authentication requires a valid Date or x-amz-date header"
             ) from None
+        if when.tzinfo is None:  # "-0000" or no zone at all (RFC 5322: unknown): take UTC
+            when = when.replace(tzinfo=dt.UTC)
         if abs((now - when).total_seconds()) > max_skew_s:
             raise errors.RequestTimeTooSkewed()
         return _check(

@@ -289,6 +289,11 @@ def _verify_presigned(
     )
     amz_date = query["X-Amz-Date"]
     when = _parse_date(amz_date)
+    if amz_date[:8] != date:
+        # a signing key is scoped to one day: it must not presign URLs dated on another
+        raise errors.AuthorizationQueryParametersError(
+            "Invalid credential date. Date is not the same as X-Amz-Date."
+        )
     if (when - now).total_seconds() > max_skew_s:
         raise errors.AccessDenied("Request is not valid yet")
     if (now - when).total_seconds() > expires:
