@@ -168,8 +168,8 @@ def test_gc_never_deletes_fragments_a_live_chunk_still_records(tmp_path: Path) -
     repair replaced) deletes only the fragments the live record no longer points at."""
     from dataclasses import replace
 
-    from ninefold.domain.objects import ObjectService
     from ninefold.coordinator.settings import CoordinatorSettings
+    from ninefold.domain.objects import ObjectService
 
     async def go() -> None:
         rig = await Rig(tmp_path).open()
