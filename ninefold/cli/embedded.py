@@ -26,8 +26,8 @@ from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.meta.sqlite import SqliteMetaStore
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.base import FileLeaderLock, Worker, run_forever
 from ninefold.workers.gc import GcWorker

@@ -28,10 +28,10 @@ from aiohttp import web
 from awscrt.checksums import crc32c
 
 from ninefold.core.errors import CorruptFragment, FragmentNotFound, StorageError
-from ninefold.fragments.disk import DiskFragmentStore, DriveFull
 from ninefold.fragments.format import frame_block
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId
 from ninefold.fragments.signing import NonceCache, SignatureError, verify_request
+from ninefold.node.disk import DiskFragmentStore, DriveFull
 
 __all__ = ["NodeSettings", "make_node_app"]
 

@@ -1,6 +1,6 @@
 """RemoteFragmentStore: the FragmentStore protocol over HTTP to one drive of a storage node.
 
-The coordinator cannot tell it from a local DiskFragmentStore. Writes stream: blocks go into a
+The coordinator cannot tell it from a store on a local drive. Writes stream: blocks go into a
 small bounded queue feeding a chunked PUT, so memory stays bounded; ``commit`` ends the body and
 returns once the node has fsynced and renamed (201). Reads verify every block's CRC32C again on
 arrival (end to end: a block damaged on the wire is as corrupt as one damaged on disk).

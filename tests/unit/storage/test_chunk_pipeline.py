@@ -19,10 +19,10 @@ from ninefold.coordinator.writer import write_body
 from ninefold.core.checksums import MultiHasher
 from ninefold.core.errors import DataUnavailable, WriteQuorumFailed
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.format import RECORD_OVERHEAD
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 
 STRIPE = 6 * 256 * 1024

@@ -14,9 +14,9 @@ from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.repair import rebuild
 from ninefold.core.errors import DataUnavailable
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo, place, place_replacements
 from tests.unit.storage.test_chunk_pipeline import STRIPE, corrupt, read, write
 

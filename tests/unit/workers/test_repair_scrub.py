@@ -13,11 +13,11 @@ from pathlib import Path
 
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.erasure.scheme import EC_6_3, REP_4
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import Bucket, ObjectVersion
 from ninefold.meta.sqlite import SqliteMetaStore
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
