@@ -23,6 +23,7 @@ from ninefold.api.server import start_site, tls_context
 from ninefold.cli.config import ServerConfig
 from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.coordinator.multipart import MultipartService
 from ninefold.coordinator.objects import ObjectService
 from ninefold.coordinator.settings import CoordinatorSettings
@@ -57,7 +58,7 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
     meta = await SqliteMetaStore.open(config.data_dir / "meta.db")
     drives = config.drive_dirs()
     stores = {d.name: DiskFragmentStore(d.name, d, executor) for d in drives}
-    chunkio = ChunkIO(stores, [StoreInfo(d.name) for d in drives], executor)
+    chunkio = ChunkIO(ClusterView(stores, [StoreInfo(d.name) for d in drives]), executor)
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
     services = Services(
         objects, MultipartService(objects), ApiSettings(region=config.region, domain=config.domain)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.coordinator.repair import rebuild
 from ninefold.core.errors import DataUnavailable
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
@@ -29,7 +30,7 @@ def make_io(root: Path, count: int = 12) -> tuple[ChunkIO, dict[str, DiskFragmen
     for store in stores.values():
         store.root.mkdir(parents=True, exist_ok=True)
     infos = [StoreInfo(s) for s in list(stores)[:9]]  # d10.. are spares for the rebuild
-    return ChunkIO(stores, infos, executor), stores
+    return ChunkIO(ClusterView(stores, infos), executor), stores
 
 
 def lose(stores: dict[str, DiskFragmentStore], record: ChunkRecord, index: int) -> None:
