@@ -22,7 +22,7 @@ from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
-from tests.unit.storage.test_chunk_pipeline import STRIPE, corrupt, read, write
+from tests.unit.coordinator.test_chunk_pipeline import STRIPE, corrupt, read, write
 
 SIZES = [1, 10, 5000, 200_000, STRIPE + 3, 3 * STRIPE + 77]
 
