@@ -23,10 +23,11 @@ from ninefold.api.server import start_site, tls_context
 from ninefold.cli.config import ServerConfig
 from ninefold.cli.supervisor import run_server_process, supervise_processes
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.coordinator.settings import CoordinatorSettings
 from ninefold.domain.objects import ObjectService
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.meta.sqlite import SqliteMetaStore
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.base import FileLeaderLock, Worker, run_forever
 from ninefold.workers.gc import GcWorker
@@ -56,7 +57,7 @@ async def _serve(config: ServerConfig, ready: MpEvent) -> None:
     meta = await SqliteMetaStore.open(config.data_dir / "meta.db")
     drives = config.drive_dirs()
     stores = {d.name: DiskFragmentStore(d.name, d, executor) for d in drives}
-    chunkio = ChunkIO(stores, [StoreInfo(d.name) for d in drives], executor)
+    chunkio = ChunkIO(ClusterView(stores, [StoreInfo(d.name) for d in drives]), executor)
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
     services = Services.build(objects, ApiSettings(region=config.region, domain=config.domain))
     root = Credentials(

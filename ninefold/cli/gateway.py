@@ -71,9 +71,7 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=30),
     )
     cluster = await meta.get_cluster_map()
-    stores, infos, unreachable = stores_from_map(cluster, config.cluster_secret, session)
-    chunkio = ChunkIO(stores, infos, executor)
-    chunkio.unreachable = unreachable
+    chunkio = ChunkIO(stores_from_map(cluster, config.cluster_secret, session), executor)
     objects = ObjectService(meta, chunkio, CoordinatorSettings(), executor)
     services = Services.build(objects, ApiSettings(region=config.region, domain=config.domain))
     root = Credentials(config.credentials.access_key, config.credentials.secret_key, "root", True)
@@ -84,7 +82,7 @@ async def _serve(config: GatewayConfig, ready: MpEvent) -> None:
             meta, chunkio, config.cluster_secret, session, cluster.version, config.map_refresh_s
         )
     )
-    log.info("serving, cluster map v%d (%d stores)", cluster.version, len(stores))
+    log.info("serving, cluster map v%d (%d stores)", cluster.version, len(chunkio.view.stores))
     ready.set()
     await stop.wait()
     follower.cancel()

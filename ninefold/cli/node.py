@@ -11,8 +11,8 @@ from pathlib import Path
 from aiohttp import web
 
 from ninefold.cli.config import parse_address
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.node.app import NodeSettings, make_node_app
+from ninefold.node.disk import DiskFragmentStore
 
 __all__ = ["cluster_secret", "run_node"]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.meta.models import ClusterMap
 from ninefold.meta.postgres import PostgresMetaStore
 from ninefold.meta.sqlite import SqliteMetaStore
@@ -32,11 +33,11 @@ async def open_meta(dsn: str) -> MetaStore:
 
 def stores_from_map(
     cluster: ClusterMap, secret: bytes, session: aiohttp.ClientSession
-) -> tuple[dict[str, RemoteFragmentStore], list[StoreInfo], set[str]]:
-    """(stores, placement infos, unreachable store ids): one store per drive of every node in
-    the map. Nodes the health monitor marks down (or the operator sets down) are unreachable:
-    no placement, no reads, and GC keeps their deletions for later. Draining nodes get weight 0,
-    so placement puts nothing new on them while reads still reach them."""
+) -> ClusterView:
+    """The view of ``cluster``: one store per drive of every node in the map, placement infos
+    and unreachable store ids. Nodes the health monitor marks down (or the operator sets down)
+    are unreachable: no placement, no reads, and GC keeps their deletions for later. Draining
+    nodes get weight 0, so placement puts nothing new on them while reads still reach them."""
     stores: dict[str, RemoteFragmentStore] = {}
     infos: list[StoreInfo] = []
     unreachable: set[str] = set()
@@ -50,16 +51,14 @@ def stores_from_map(
                 unreachable.add(store_id)
             else:
                 infos.append(StoreInfo(store_id, zone=node.zone, weight=weight))
-    return stores, infos, unreachable
+    return ClusterView(stores, infos, frozenset(unreachable), cluster.version)
 
 
 def apply_map(
     chunkio: ChunkIO, cluster: ClusterMap, secret: bytes, session: aiohttp.ClientSession
 ) -> None:
-    """Point ``chunkio`` at the stores of ``cluster``."""
-    chunkio.stores, chunkio.store_infos, chunkio.unreachable = stores_from_map(
-        cluster, secret, session
-    )
+    """Point ``chunkio`` at the stores of ``cluster`` (one swap of its whole view)."""
+    chunkio.use(stores_from_map(cluster, secret, session))
 
 
 async def follow_map(
@@ -84,6 +83,6 @@ async def follow_map(
             log.info(
                 "cluster map v%d: %d stores, %d unreachable",
                 version,
-                len(chunkio.stores),
-                len(chunkio.unreachable),
+                len(chunkio.view.stores),
+                len(chunkio.view.unreachable),
             )

@@ -137,9 +137,7 @@ async def _main(config: WorkerConfig, once: bool) -> int:
     )
     try:
         cluster = await meta.get_cluster_map()
-        stores, infos, unreachable = stores_from_map(cluster, config.cluster_secret, session)
-        chunkio = ChunkIO(stores, infos, executor)
-        chunkio.unreachable = unreachable
+        chunkio = ChunkIO(stores_from_map(cluster, config.cluster_secret, session), executor)
         objects = ObjectService(
             meta, chunkio, CoordinatorSettings(gc_grace_s=config.gc_grace_s), executor
         )

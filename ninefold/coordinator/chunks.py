@@ -9,6 +9,10 @@ record marks its fragment as missing ("") for repair.
 Reads: only the stripes covering the range; the k data fragments first (verified blocks, and
 pyeclib only concatenates them), parity or other replicas only when something is missing or
 corrupt. Fewer than k readable fragments raises DataUnavailable — never wrong bytes.
+
+The stores come from a :class:`~ninefold.coordinator.cluster.ClusterView` that ChunkIO holds and
+swaps whole (:meth:`ChunkIO.use`) when the cluster map changes; a chunk writer, a read or a
+delete takes the view once when it starts, never per block.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.core.errors import (
     CorruptFragment,
     DataUnavailable,
@@ -29,11 +34,11 @@ from ninefold.core.errors import (
 )
 from ninefold.erasure.codec import ECCodec
 from ninefold.erasure.scheme import Scheme
-from ninefold.fragments.protocol import FragmentId, FragmentStore, FragmentWriter
+from ninefold.fragments.protocol import FragmentId, FragmentWriter
 from ninefold.fragments.records import INLINE, ChunkRecord
-from ninefold.placement.rendezvous import StoreInfo, place
+from ninefold.placement.rendezvous import place
 
-__all__ = ["ChunkIO", "ChunkRecord", "ChunkWriter"]
+__all__ = ["ChunkIO", "ChunkRecord", "ChunkWriter", "ClusterView"]
 
 log = logging.getLogger("ninefold.chunks")
 
@@ -48,18 +53,20 @@ class ChunkWriter:
 
     def __init__(self, io: ChunkIO, scheme: Scheme) -> None:
         self._io = io
+        #: the stores this chunk is written to, fixed for its whole write
+        self._view = view = io.view
         self._scheme = scheme
         self.chunk_id = secrets.token_hex(16)
         # fewer live stores than fragments (nodes down, a zone lost): write what can be placed
         # if that still makes the write quorum; the missing fragments are recorded as "" and
         # go on the repair queue with the chunk
-        usable = sum(1 for s in io.store_infos if s.weight > 0)
+        usable = len(view.placeable())
         if usable < scheme.write_quorum:
             raise WriteQuorumFailed(
                 f"only {usable} fragment stores are available (need {scheme.write_quorum})"
             )
         width = min(scheme.width, usable)
-        self._placed = place(self.chunk_id, io.store_infos, width)
+        self._placed = place(self.chunk_id, view.infos, width)
         self._placed += [""] * (scheme.width - width)
         self._writers: list[FragmentWriter | None] = [None] * scheme.width
         self._opened = False
@@ -74,7 +81,7 @@ class ChunkWriter:
             if not self._placed[i]:
                 return
             try:
-                self._writers[i] = await self._io.stores[self._placed[i]].open_writer(
+                self._writers[i] = await self._view.stores[self._placed[i]].open_writer(
                     FragmentId(self.chunk_id, i)
                 )
             except (StorageError, OSError, KeyError) as exc:
@@ -170,7 +177,7 @@ class ChunkWriter:
             stores=tuple(s if ok else "" for s, ok in zip(self._placed, done, strict=True)),
         )
         if sum(done) < self._scheme.write_quorum:
-            await self._io.delete(record)
+            await self._io.delete(record, self._view)
             raise WriteQuorumFailed(
                 f"only {sum(done)} fragments became durable (need {self._scheme.write_quorum})"
             )
@@ -182,25 +189,30 @@ class ChunkWriter:
 
 
 class ChunkIO:
-    """Writes and reads chunks over a set of fragment stores."""
+    """Writes and reads chunks over the fragment stores of a :class:`ClusterView`."""
 
     def __init__(
         self,
-        stores: Mapping[str, FragmentStore],
-        store_infos: Sequence[StoreInfo],
+        view: ClusterView,
         executor: Executor | None = None,
         on_degraded: Callable[[ChunkRecord], None] | None = None,
         hedge_after_s: float = 0.25,
     ) -> None:
-        self.stores = stores
-        self.store_infos = list(store_infos)
+        self._view = view
         self.executor = executor
         self.on_degraded = on_degraded
         #: how long the data fragments may take before parity is asked as well
         self.hedge_after_s = hedge_after_s
-        #: stores known to be down (health monitor): never read, written or counted as deleted
-        self.unreachable: set[str] = set()
         self._codecs: dict[str, ECCodec] = {}
+
+    @property
+    def view(self) -> ClusterView:
+        """The stores in use now; an operation that starts takes this one for its duration."""
+        return self._view
+
+    def use(self, view: ClusterView) -> None:
+        """Swap in ``view`` (a new cluster map) for every operation that starts from now on."""
+        self._view = view
 
     def codec(self, scheme: Scheme) -> ECCodec:
         codec = self._codecs.get(scheme.name)
@@ -212,11 +224,10 @@ class ChunkIO:
         return ChunkWriter(self, scheme)
 
     async def _blocks(
-        self, record: ChunkRecord, index: int, first: int, count: int
+        self, view: ClusterView, record: ChunkRecord, index: int, first: int, count: int
     ) -> list[bytes] | None:
         """Verified blocks of fragment ``index``, or None when they cannot be had."""
-        store_id = record.stores[index]
-        store = self.stores.get(store_id) if store_id not in self.unreachable else None
+        store = view.store(record.stores[index])
         if store is None:
             return None
         try:
@@ -254,15 +265,16 @@ class ChunkIO:
             yield payload[offset : offset + length]
             return
         scheme = Scheme.parse(record.scheme)
+        view = self._view
         if scheme.kind == "ec":
-            pieces = self._read_ec(record, scheme, offset, length)
+            pieces = self._read_ec(view, record, scheme, offset, length)
         else:
-            pieces = self._read_rep(record, scheme, offset, length)
+            pieces = self._read_rep(view, record, scheme, offset, length)
         async for piece in pieces:
             yield piece
 
     async def _read_ec(
-        self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
+        self, view: ClusterView, record: ChunkRecord, scheme: Scheme, offset: int, length: int
     ) -> AsyncIterator[bytes | memoryview]:
         codec = self.codec(scheme)
         stripe_bytes = codec.stripe_bytes
@@ -273,7 +285,7 @@ class ChunkIO:
 
         def fetch(batch_start: int) -> asyncio.Future[dict[int, list[bytes]]]:
             count = min(READ_BATCH_STRIPES, last + 1 - batch_start)
-            return asyncio.ensure_future(self._fetch_any_k(record, scheme, batch_start, count))
+            return asyncio.ensure_future(self.fetch_any_k(record, scheme, batch_start, count, view))
 
         # read-ahead: the next batch is read from the stores while this one goes to the client
         pending = fetch(starts[0])
@@ -310,14 +322,24 @@ class ChunkIO:
                 with contextlib.suppress(asyncio.CancelledError, StorageError, OSError):
                     await pending
 
-    async def _fetch_any_k(
-        self, record: ChunkRecord, scheme: Scheme, first: int, count: int
+    async def fetch_any_k(
+        self,
+        record: ChunkRecord,
+        scheme: Scheme,
+        first: int,
+        count: int,
+        view: ClusterView | None = None,
     ) -> dict[int, list[bytes]]:
-        """Blocks of any k fragments: the data fragments first; parity too as soon as one of
-        them fails, or when they have not all answered within ``hedge_after_s`` (a hung or slow
-        store then costs at most that delay, not a timeout). The losers are cancelled."""
+        """Blocks ``first .. first + count - 1`` of any k fragments (index -> blocks): the data
+        fragments first; parity too as soon as one of them fails, or when they have not all
+        answered within ``hedge_after_s`` (a hung or slow store then costs at most that delay,
+        not a timeout). The losers are cancelled. DataUnavailable when fewer than k can be
+        read. ``view`` is the caller's snapshot (default: the current one)."""
+        if view is None:
+            view = self._view
         tasks = {
-            asyncio.ensure_future(self._blocks(record, i, first, count)): i for i in range(scheme.k)
+            asyncio.ensure_future(self._blocks(view, record, i, first, count)): i
+            for i in range(scheme.k)
         }
         fetched: dict[int, list[bytes]] = {}
         hedged = False
@@ -345,21 +367,22 @@ class ChunkIO:
                     hedged = True
                     self._degraded(record)
                     for i in range(scheme.k, scheme.width):
-                        tasks[asyncio.ensure_future(self._blocks(record, i, first, count))] = i
+                        task = asyncio.ensure_future(self._blocks(view, record, i, first, count))
+                        tasks[task] = i
         finally:
             for task in tasks:
                 task.cancel()
         return fetched
 
     async def _read_rep(
-        self, record: ChunkRecord, scheme: Scheme, offset: int, length: int
+        self, view: ClusterView, record: ChunkRecord, scheme: Scheme, offset: int, length: int
     ) -> AsyncIterator[bytes | memoryview]:
         first = offset // UNIT_BYTES
         last = (offset + length - 1) // UNIT_BYTES
         for batch_start in range(first, last + 1, READ_BATCH_BLOCKS):
             count = min(READ_BATCH_BLOCKS, last + 1 - batch_start)
             # one copy is "k": the others are asked on failure or after the hedge delay
-            fetched = await self._fetch_any_k(record, scheme, batch_start, count)
+            fetched = await self.fetch_any_k(record, scheme, batch_start, count, view)
             blocks = next(iter(fetched.values()))
             for n, block in enumerate(blocks):
                 base = (batch_start + n) * UNIT_BYTES
@@ -367,15 +390,18 @@ class ChunkIO:
                 hi = min(offset + length, base + len(block)) - base
                 yield block[lo:hi] if (lo, hi) != (0, len(block)) else block
 
-    async def delete(self, record: ChunkRecord) -> int:
+    async def delete(self, record: ChunkRecord, view: ClusterView | None = None) -> int:
         """Remove every fragment of the chunk; returns how many fragments could *not* be
         deleted (their store is unreachable or failed) -- 0 means the chunk is gone. A fragment
-        that is already absent counts as deleted; so does one on a store no longer in the map."""
+        that is already absent counts as deleted; so does one on a store no longer in the map.
+        ``view`` is the caller's snapshot (default: the current one)."""
+        if view is None:
+            view = self._view
 
         async def one(i: int, store_id: str) -> bool:
-            if store_id in self.unreachable:
+            if view.is_unreachable(store_id):
                 return False
-            store = self.stores.get(store_id)
+            store = view.store(store_id)
             if store is None:  # the node left the map: its drives went with it
                 return True
             try:

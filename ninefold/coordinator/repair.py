@@ -4,7 +4,8 @@
 like a read), the missing fragments are reconstructed by pyeclib (EC) or copied (replicas), and
 written to their new stores through the same verified fragment writers as a PUT. Memory is one
 batch of stripes, whatever the chunk size. The caller records the new placement in metadata
-(compare-and-set) and deletes what it wrote if that fails.
+(compare-and-set) and deletes what it wrote if that fails. Each function takes the ChunkIO's
+cluster view once when it starts and reads and writes through that one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import math
 from dataclasses import replace
 
 from ninefold.coordinator.chunks import READ_BATCH_STRIPES, UNIT_BYTES, ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.core.errors import StorageError, WriteQuorumFailed
 from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId, FragmentWriter
@@ -39,8 +41,9 @@ def fragment_blocks(io: ChunkIO, record: ChunkRecord) -> int:
 async def verify_fragment(io: ChunkIO, record: ChunkRecord, index: int) -> tuple[bool, int]:
     """(fragment ``index`` is whole and every block passes its checksum, payload bytes read).
     Stores verify the CRC32C of each block they return; a block too many is damage too.
-    Raises StorageError/OSError when the store cannot be read."""
-    store = io.stores[record.stores[index]]
+    Raises StorageError/OSError when the store cannot be read, KeyError when its store is not
+    in the map."""
+    store = io.view.stores[record.stores[index]]
     fid = FragmentId(record.chunk_id, index)
     expected = fragment_blocks(io, record)
     read = 0
@@ -53,12 +56,20 @@ async def verify_fragment(io: ChunkIO, record: ChunkRecord, index: int) -> tuple
     return len(await store.read_blocks(fid, expected, 1)) == 0, read
 
 
-async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> ChunkRecord:
+async def rebuild(
+    io: ChunkIO,
+    record: ChunkRecord,
+    targets: dict[int, str],
+    view: ClusterView | None = None,
+) -> ChunkRecord:
     """Write fragment ``i`` of ``record`` anew on store ``targets[i]`` for every ``i``; returns
     the record with the new placement. Raises DataUnavailable when fewer than k fragments are
-    readable, StorageError when a target refuses (nothing is recorded then)."""
+    readable, StorageError when a target refuses (nothing is recorded then). ``view`` is the
+    caller's snapshot of the stores (default: the current one)."""
     if not targets:
         return record
+    if view is None:
+        view = io.view
     scheme = Scheme.parse(record.scheme)
     codec = io.codec(scheme) if scheme.kind == "ec" else None
     stripes = fragment_blocks(io, record)
@@ -70,11 +81,11 @@ async def rebuild(io: ChunkIO, record: ChunkRecord, targets: dict[int, str]) -> 
     writers: dict[int, FragmentWriter] = {}
     try:
         for i in missing:
-            writers[i] = await io.stores[targets[i]].open_writer(FragmentId(record.chunk_id, i))
+            writers[i] = await view.stores[targets[i]].open_writer(FragmentId(record.chunk_id, i))
         loop = asyncio.get_running_loop()
         for first in range(0, stripes, READ_BATCH_STRIPES):
             count = min(READ_BATCH_STRIPES, stripes - first)
-            fetched = await io._fetch_any_k(source, scheme, first, count)
+            fetched = await io.fetch_any_k(source, scheme, first, count, view)
             for n in range(count):
                 frags = {i: blocks[n] for i, blocks in fetched.items()}
                 if codec is not None:
@@ -106,16 +117,17 @@ async def move_fragments(io: ChunkIO, record: ChunkRecord, targets: dict[int, st
     drain): block by block from its current store, each block verified on read and on write.
     A fragment whose source cannot be read is rebuilt from the others instead. Returns the
     record with the new placement; the caller records it and hands the old copies to GC."""
+    view = io.view
     blocks_total = fragment_blocks(io, record)
     moved = list(record.stores)
     fallback: dict[int, str] = {}
     for i, target in targets.items():
-        source = io.stores.get(record.stores[i]) if record.stores[i] else None
-        if source is None or record.stores[i] in io.unreachable:
+        source = view.store(record.stores[i]) if record.stores[i] else None
+        if source is None:  # not in the map, or down
             fallback[i] = target
             continue
         fid = FragmentId(record.chunk_id, i)
-        writer = await io.stores[target].open_writer(fid)
+        writer = await view.stores[target].open_writer(fid)
         try:
             for first in range(0, blocks_total, READ_BATCH_STRIPES * 4):
                 count = min(READ_BATCH_STRIPES * 4, blocks_total - first)
@@ -134,6 +146,6 @@ async def move_fragments(io: ChunkIO, record: ChunkRecord, targets: dict[int, st
             continue
         moved[i] = target
     if fallback:
-        rebuilt = await rebuild(io, replace(record, stores=tuple(moved)), fallback)
+        rebuilt = await rebuild(io, replace(record, stores=tuple(moved)), fallback, view)
         moved = list(rebuilt.stores)
     return replace(record, stores=tuple(moved))

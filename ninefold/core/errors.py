@@ -70,6 +70,11 @@ class FragmentNotFound(StorageError):
     """A fragment that metadata references is missing from its store."""
 
 
+class DriveFull(StorageError):
+    """A store has no room left for the fragment being written (ENOSPC, EDQUOT on a drive, or a
+    node answering 507): the write goes on without that fragment, as without the store."""
+
+
 class DataUnavailable(StorageError):
     """Fewer fragments of a chunk are readable than its scheme needs: the bytes cannot be served."""
 

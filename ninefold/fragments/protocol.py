@@ -3,8 +3,9 @@
 A *fragment* is one of the n pieces of a chunk (EC fragment i of 9, or replica i of 4). It is
 stored as a sequence of *blocks* (one block per stripe), each protected by its own checksum, so a
 reader can verify any block it reads without reading the whole fragment. A store is a local drive
-directory (:mod:`ninefold.fragments.disk`) or, in the distributed mode, a node reached over HTTP
-(``ninefold.nodeclient``); the coordinator never knows which.
+directory (``ninefold.node.disk``, a higher layer: nothing here imports it), a drive of a node
+reached over HTTP (``ninefold.nodeclient``), or memory (:mod:`ninefold.fragments.memory`, for
+tests); the coordinator never knows which.
 
 Invariants every implementation keeps:
 - ``FragmentWriter.commit`` returns only when the fragment is durable (data fsynced, renamed into

@@ -7,27 +7,13 @@ means (how many, for how long) is the health monitor's business, not this module
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 import aiohttp
 
 from ninefold.core.errors import StorageError
-from ninefold.fragments.protocol import StoreHealth
-from ninefold.fragments.signing import sign_request
+from ninefold.fragments import wire
+from ninefold.fragments.wire import HEALTH_PATH, NodeStatus
 
 __all__ = ["HEALTH_PATH", "NodeStatus", "probe_node"]
-
-HEALTH_PATH = "/v1/health"
-
-
-@dataclass(frozen=True, slots=True)
-class NodeStatus:
-    """A node's answer to a health probe: who it is and how its drives are."""
-
-    node_id: str
-    zone: str
-    drives: dict[str, StoreHealth]
 
 
 async def probe_node(
@@ -35,28 +21,20 @@ async def probe_node(
 ) -> NodeStatus:
     """Ask the node at ``base_url`` for its health; StorageError unless it answers in time."""
     url = base_url.rstrip("/") + HEALTH_PATH
-    headers = {"Authorization": sign_request(secret, "GET", HEALTH_PATH)}
+    headers = wire.signed_headers(secret, "GET", HEALTH_PATH)
     try:
         async with session.get(
             url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
         ) as response:
-            if response.status != 200:
+            if response.status != wire.STATUS_OK:
                 raise StorageError(f"{base_url}: health -> {response.status}")
-            body = json.loads(await response.read())
-        drives = {
-            name: StoreHealth(
-                str(d["store_id"]),
-                bool(d["online"]),
-                int(d["capacity_bytes"]),
-                int(d["free_bytes"]),
-            )
-            for name, d in body["drives"].items()
-        }
-        return NodeStatus(str(body["node_id"]), str(body["zone"]), drives)
+            body = await response.read()
+        return wire.decode_health(body)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise StorageError(f"{base_url}: no answer ({_describe(exc)})") from exc
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StorageError(f"{base_url}: unreadable health answer ({_describe(exc)})") from exc
+    except ValueError as exc:
+        why = _describe(exc.__cause__ or exc)  # what was wrong with the body, as it was found
+        raise StorageError(f"{base_url}: unreadable health answer ({why})") from exc
 
 
 def _describe(exc: BaseException) -> str:

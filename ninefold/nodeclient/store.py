@@ -1,6 +1,6 @@
 """RemoteFragmentStore: the FragmentStore protocol over HTTP to one drive of a storage node.
 
-The coordinator cannot tell it from a local DiskFragmentStore. Writes stream: blocks go into a
+The coordinator cannot tell it from a store on a local drive. Writes stream: blocks go into a
 small bounded queue feeding a chunked PUT, so memory stays bounded; ``commit`` ends the body and
 returns once the node has fsynced and renamed (201). Reads verify every block's CRC32C again on
 arrival (end to end: a block damaged on the wire is as corrupt as one damaged on disk).
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 
-from ninefold.core.errors import CorruptFragment, FragmentNotFound, StorageError
-from ninefold.fragments.format import frame_block, unframe_record
+from ninefold.core.errors import StorageError
+from ninefold.fragments import wire
 from ninefold.fragments.protocol import FragmentId, FragmentInfo, StoreHealth
-from ninefold.fragments.signing import sign_request
 
 __all__ = ["RemoteFragmentStore"]
 
@@ -40,13 +38,14 @@ class _RemoteWriter:
     async def _send(self) -> FragmentInfo:
         path = self._store.path_of(self._id)
         async with self._store.request("PUT", path, data=self._body()) as response:
-            if response.status != 201:
-                raise StorageError(
+            if response.status != wire.STATUS_STORED:
+                raise wire.write_error(
                     f"{self._store.store_id}: PUT {self._id} -> {response.status} "
-                    f"{(await response.text())[:200]}"
+                    f"{(await response.text())[:200]}",
+                    response.status,
                 )
             info = await response.json()
-        return FragmentInfo(self._id, info["block_size"], info["block_count"], info["size"])
+        return wire.decode_put_result(self._id, info)
 
     async def _put(self, item: bytes) -> None:
         if self._task is None:
@@ -65,7 +64,7 @@ class _RemoteWriter:
             raise StorageError(f"{self._store.store_id}: PUT {self._id} ended early")
 
     async def write_block(self, block: bytes) -> None:
-        await self._put(frame_block(block) + block)
+        await self._put(wire.frame_record(block))
 
     async def commit(self) -> FragmentInfo:
         await self._put(_END)
@@ -110,13 +109,15 @@ class RemoteFragmentStore:
         return self._store_id
 
     def path_of(self, fragment_id: FragmentId | None = None) -> str:
-        base = f"/v1/drives/{self._drive}/fragments"
-        return base if fragment_id is None else f"{base}/{fragment_id}"
+        """The wire path of ``fragment_id`` on this drive (None: the drive's listing)."""
+        if fragment_id is None:
+            return wire.fragments_path(self._drive)
+        return wire.fragment_path(self._drive, fragment_id)
 
     def request(
         self, method: str, path: str, query: str = "", **kwargs: object
     ) -> aiohttp.client._RequestContextManager:
-        headers = {"Authorization": sign_request(self._secret, method, path, query)}
+        headers = wire.signed_headers(self._secret, method, path, query)
         url = f"{self._base}{path}" + (f"?{query}" if query else "")
         return self._session.request(method, url, headers=headers, **kwargs)  # type: ignore[arg-type]
 
@@ -124,68 +125,49 @@ class RemoteFragmentStore:
         return _RemoteWriter(self, fragment_id)
 
     async def read_blocks(self, fragment_id: FragmentId, first: int, count: int) -> list[bytes]:
-        query = f"first={first}&count={count}"
+        query = wire.read_query(first, count)
         try:
             async with self.request("GET", self.path_of(fragment_id), query) as response:
-                if response.status == 404:
-                    raise FragmentNotFound(f"{self._store_id}: {fragment_id} not found")
-                if response.status == 422:
-                    raise CorruptFragment(f"{self._store_id}: {fragment_id} is corrupt")
-                if response.status != 200:
-                    raise StorageError(f"{self._store_id}: GET -> {response.status}")
+                if response.status != wire.STATUS_OK:
+                    raise wire.read_error(self._store_id, fragment_id, response.status)
                 body = await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise StorageError(f"{self._store_id}: {exc!r}") from exc
-        blocks, pos, view = [], 0, memoryview(body)
-        while pos < len(body):
-            payload, used = unframe_record(view[pos:], 1 << 24)
-            blocks.append(payload)
-            pos += used
-        return blocks
+        return wire.unframe_records(body)
 
     async def head(self, fragment_id: FragmentId) -> FragmentInfo | None:
         try:
             async with self.request("HEAD", self.path_of(fragment_id)) as response:
-                if response.status == 404:
+                if response.status == wire.STATUS_NOT_FOUND:
                     return None
-                if response.status != 200:
+                if response.status != wire.STATUS_OK:
                     raise StorageError(f"{self._store_id}: HEAD -> {response.status}")
-                h = response.headers
-                return FragmentInfo(
-                    fragment_id,
-                    int(h["X-NF-Block-Size"]),
-                    int(h["X-NF-Block-Count"]),
-                    int(h["X-NF-Size"]),
-                )
+                return wire.info_from_headers(fragment_id, response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise StorageError(f"{self._store_id}: {exc!r}") from exc
 
     async def delete(self, fragment_id: FragmentId) -> bool:
         try:
             async with self.request("DELETE", self.path_of(fragment_id)) as response:
-                if response.status not in (204, 404):
+                if response.status not in (wire.STATUS_DELETED, wire.STATUS_NOT_FOUND):
                     raise StorageError(f"{self._store_id}: DELETE -> {response.status}")
-                return response.status == 204
+                return response.status == wire.STATUS_DELETED
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise StorageError(f"{self._store_id}: {exc!r}") from exc
 
     async def list_fragments(self) -> AsyncIterator[FragmentId]:
         async with self.request("GET", self.path_of()) as response:
-            if response.status != 200:
+            if response.status != wire.STATUS_OK:
                 raise StorageError(f"{self._store_id}: list -> {response.status}")
             async for line in response.content:
-                if line.strip():
-                    yield FragmentId.parse(line.decode().strip())
+                fragment_id = wire.decode_fragment_line(line)
+                if fragment_id is not None:
+                    yield fragment_id
 
     async def health(self) -> StoreHealth:
         try:
-            async with self.request("GET", "/v1/health") as response:
-                drive = json.loads(await response.text())["drives"][self._drive]
-            return StoreHealth(
-                self._store_id,
-                bool(drive["online"]),
-                int(drive["capacity_bytes"]),
-                int(drive["free_bytes"]),
-            )
+            async with self.request("GET", wire.HEALTH_PATH) as response:
+                drive = wire.decode_health(await response.text()).drives[self._drive]
+            return StoreHealth(self._store_id, drive.online, drive.capacity_bytes, drive.free_bytes)
         except (TimeoutError, aiohttp.ClientError, KeyError, ValueError):
             return StoreHealth(self._store_id, False, 0, 0)

@@ -39,9 +39,8 @@ class OrphanCollector:
     async def run_once(self) -> int:
         now = time.time()
         seen: dict[str, list[tuple[str, FragmentId]]] = {}
-        for store_id, store in list(self.io.stores.items()):
-            if store_id in self.io.unreachable:
-                continue
+        view = self.io.view  # one map for the round: listed and deleted through the same stores
+        for store_id, store in view.reachable():
             try:
                 async for fid in store.list_fragments():
                     seen.setdefault(fid.chunk_id, []).append((store_id, fid))
@@ -65,7 +64,7 @@ class OrphanCollector:
                 self._candidates.pop(key, None)
                 continue
             try:
-                await self.io.stores[store_id].delete(fid)
+                await view.stores[store_id].delete(fid)
             except (StorageError, OSError) as exc:
                 log.warning("orphans: cannot delete %s on %s: %s", fid, store_id, exc)
                 continue

@@ -39,10 +39,11 @@ class Rebalancer(ChunkWalker):
 
     def plan(self, record: ChunkRecord) -> dict[int, str]:
         """Fragment index -> store it should move to (empty: nothing to do, or not now)."""
-        if not all(record.stores) or any(s in self.io.unreachable for s in record.stores):
+        view = self.io.view
+        if not all(record.stores) or any(view.is_unreachable(s) for s in record.stores):
             return {}  # degraded: the repair worker's job first
         try:
-            ideal = place(record.chunk_id, self.io.store_infos, len(record.stores))
+            ideal = place(record.chunk_id, view.infos, len(record.stores))
         except ValueError:  # fewer live stores than fragments
             return {}
         free = [s for s in ideal if s not in record.stores]

@@ -115,7 +115,7 @@ class RepairWorker:
         try:
             if verify:
                 return (await verify_fragment(self.io, record, index))[0]
-            info = await self.io.stores[record.stores[index]].head(fid)
+            info = await self.io.view.stores[record.stores[index]].head(fid)
             return info is not None and info.block_count == fragment_blocks(self.io, record)
         except (StorageError, OSError) as exc:
             log.info("chunk %s fragment %d: %s", record.chunk_id, index, exc)
@@ -127,13 +127,14 @@ class RepairWorker:
         """(indexes to rebuild, whether some fragment is on a node that is down but not yet
         lost -- the chunk then waits)."""
         lost = self._lost_stores(now)
+        view = self.io.view
         waiting = False
         todo: list[int] = []
         checks: list[tuple[int, asyncio.Future[bool]]] = []
         for i, store_id in enumerate(record.stores):
-            if not store_id or store_id not in self.io.stores or store_id in lost:
+            if not store_id or not view.known(store_id) or store_id in lost:
                 todo.append(i)
-            elif store_id in self.io.unreachable:
+            elif view.is_unreachable(store_id):
                 waiting = True
             else:
                 checks.append((i, asyncio.ensure_future(self._fragment_ok(record, i, verify))))
@@ -157,11 +158,12 @@ class RepairWorker:
                 record.chunk_id,
                 len(record.stores) - len(todo),
             )
-        targets = place_replacements(record.chunk_id, self.io.store_infos, record.stores, todo)
+        view = self.io.view
+        targets = place_replacements(record.chunk_id, view.infos, record.stores, todo)
         if not targets:
             log.warning("chunk %s: no store to rebuild %s on", record.chunk_id, todo)
             return False
-        new = await rebuild(self.io, record, targets)
+        new = await rebuild(self.io, record, targets, view)
         if not await self.meta.update_chunk_stores(record.chunk_id, record.stores, new.stores):
             # changed meanwhile: what was written is an orphan (never over a live fragment:
             # the targets held nothing of this chunk)

@@ -56,11 +56,8 @@ class Scrubber(ChunkWalker):
 
     async def check_chunk(self, record: ChunkRecord) -> tuple[bool, int, int]:
         """(every reachable fragment valid, fragments checked, bytes read)."""
-        indexes = [
-            i
-            for i, s in enumerate(record.stores)
-            if s and s in self.io.stores and s not in self.io.unreachable
-        ]
+        view = self.io.view
+        indexes = [i for i, s in enumerate(record.stores) if s and view.readable(s)]
         results = await asyncio.gather(*(self.check_fragment(record, i) for i in indexes))
         ok = all(good for good, _ in results) and len(indexes) == sum(1 for s in record.stores if s)
         ok = ok and all(record.stores)  # a fragment never written also needs repair

@@ -21,10 +21,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ninefold.fragments.disk import DiskFragmentStore, DriveFull
 from ninefold.fragments.format import HEADER_BYTES, parse_header, unframe_record
 from ninefold.fragments.protocol import FragmentId
 from ninefold.meta.postgres import PostgresMetaStore
+from ninefold.node.disk import DiskFragmentStore, DriveFull
 from ninefold.nodeclient.health import NodeStatus, probe_node
 from tests.cluster.test_gateways import SECRET, make_gateway, register
 from tests.support.node import GatewayProc, NodeProc

@@ -33,11 +33,7 @@ async def verify_every_chunk(meta_dsn: str) -> tuple[int, int, list[str]]:
     """(chunks, fragments verified, chunks not whole) read straight from the nodes."""
     meta = await open_meta(meta_dsn)
     async with aiohttp.ClientSession() as session:
-        stores, infos, unreachable = stores_from_map(
-            await meta.get_cluster_map(), SECRET.encode(), session
-        )
-        io = ChunkIO(stores, infos)
-        io.unreachable = unreachable
+        io = ChunkIO(stores_from_map(await meta.get_cluster_map(), SECRET.encode(), session))
         scrubber = Scrubber(meta, io)
         chunks, fragments, bad, after = 0, 0, [], ""
         while batch := await meta.list_chunks(after, 500):

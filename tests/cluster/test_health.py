@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
@@ -166,11 +167,11 @@ def test_worker_once_collects_queued_chunks_on_the_nodes(
                     store_id, node.url, f"d{d}", SECRET.encode(), session
                 )
                 infos.append(StoreInfo(store_id, zone=node.zone))
-        return ChunkIO(stores, infos)
+        return ChunkIO(ClusterView(stores, infos))
 
     async def present(io: ChunkIO, record: ChunkRecord) -> int:
         ids = [(s, FragmentId(record.chunk_id, i)) for i, s in enumerate(record.stores)]
-        found = await asyncio.gather(*(io.stores[s].head(fid) for s, fid in ids))
+        found = await asyncio.gather(*(io.view.stores[s].head(fid) for s, fid in ids))
         return sum(f is not None for f in found)
 
     async def setup() -> tuple[ChunkRecord, ChunkRecord, ChunkRecord]:

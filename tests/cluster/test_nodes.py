@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.core.errors import DataUnavailable
 from ninefold.erasure.scheme import EC_6_3, REP_4
 from ninefold.fragments.records import ChunkRecord
@@ -47,7 +48,7 @@ def cluster(session: aiohttp.ClientSession, nodes: list[NodeProc]) -> ChunkIO:
                 store_id, node.url, f"d{d}", SECRET.encode(), session
             )
             infos.append(StoreInfo(store_id, zone=node.zone))
-    return ChunkIO(stores, infos)
+    return ChunkIO(ClusterView(stores, infos))
 
 
 async def write(io: ChunkIO, scheme: object, data: bytes) -> ChunkRecord:

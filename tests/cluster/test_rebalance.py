@@ -46,9 +46,7 @@ async def placement_counts(meta_dsn: str) -> tuple[dict[str, int], dict[str, int
     """(fragments recorded per node, fragments placement wants per node, total)."""
     meta = await open_meta(meta_dsn)
     async with aiohttp.ClientSession() as session:
-        _stores, infos, _down = stores_from_map(
-            await meta.get_cluster_map(), SECRET.encode(), session
-        )
+        infos = stores_from_map(await meta.get_cluster_map(), SECRET.encode(), session).infos
     recorded: dict[str, int] = {}
     ideal: dict[str, int] = {}
     total, after = 0, ""

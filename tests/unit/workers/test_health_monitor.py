@@ -14,10 +14,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.meta.models import ClusterMap, NodeRecord
 from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.node.app import NodeSettings, make_node_app
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.workers.health import HealthMonitor
 from tests.support.server import free_port
 

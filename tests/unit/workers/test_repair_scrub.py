@@ -12,16 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.erasure.scheme import EC_6_3, REP_4
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import Bucket, ObjectVersion
 from ninefold.meta.sqlite import SqliteMetaStore
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
-from tests.unit.storage.test_chunk_pipeline import STRIPE, corrupt, read, write
+from tests.unit.coordinator.test_chunk_pipeline import STRIPE, corrupt, read, write
 
 SIZES = [1, 10, 5000, 200_000, STRIPE + 3, 3 * STRIPE + 77]
 
@@ -35,7 +36,9 @@ class Rig:
         }
         for store in self.stores.values():
             store.root.mkdir(parents=True, exist_ok=True)
-        self.io = ChunkIO(self.stores, [StoreInfo(s) for s in self.stores], self.executor)
+        self.io = ChunkIO(
+            ClusterView(self.stores, [StoreInfo(s) for s in self.stores]), self.executor
+        )
         self.data: dict[str, bytes] = {}
 
     async def open(self) -> Rig:
@@ -134,11 +137,11 @@ def test_rotten_fragments_are_found_and_replaced(tmp_path: Path) -> None:
 def test_fragments_missing_since_the_write_are_rebuilt(tmp_path: Path) -> None:
     async def go() -> None:
         rig = await Rig(tmp_path).open()
-        live = rig.io.store_infos
-        rig.io.store_infos = live[:7]  # three stores unavailable while writing
+        live = rig.io.view
+        rig.io.use(live.with_infos(live.infos[:7]))  # three stores unavailable while writing
         await rig.put("ec", os.urandom(2 * STRIPE + 5))
         await rig.put("rep", os.urandom(1000))
-        rig.io.store_infos = live
+        rig.io.use(live)
         assert "" in (await rig.record("ec")).stores
         assert await rig.meta.repair_count() == 1  # queued by the commit itself (rep had 4)
         await rig.repair_all(RepairWorker(rig.meta, rig.io))

@@ -1,5 +1,5 @@
-"""Rebuilding lost fragments (coordinator/repair.py) over real DiskFragmentStores, and choosing
-their new stores (placement.place_replacements)."""
+"""Rebuilding lost fragments (coordinator/repair.py) over real DiskFragmentStores. Choosing
+their new stores (placement.place_replacements) is tested in tests/unit/placement."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.coordinator.repair import rebuild
 from ninefold.core.errors import DataUnavailable
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
-from ninefold.placement.rendezvous import StoreInfo, place, place_replacements
-from tests.unit.storage.test_chunk_pipeline import STRIPE, corrupt, read, write
+from ninefold.node.disk import DiskFragmentStore
+from ninefold.placement.rendezvous import StoreInfo
+from tests.unit.coordinator.test_chunk_pipeline import STRIPE, corrupt, read, write
 
 
 def make_io(root: Path, count: int = 12) -> tuple[ChunkIO, dict[str, DiskFragmentStore]]:
@@ -29,7 +30,7 @@ def make_io(root: Path, count: int = 12) -> tuple[ChunkIO, dict[str, DiskFragmen
     for store in stores.values():
         store.root.mkdir(parents=True, exist_ok=True)
     infos = [StoreInfo(s) for s in list(stores)[:9]]  # d10.. are spares for the rebuild
-    return ChunkIO(stores, infos, executor), stores
+    return ChunkIO(ClusterView(stores, infos), executor), stores
 
 
 def lose(stores: dict[str, DiskFragmentStore], record: ChunkRecord, index: int) -> None:
@@ -101,27 +102,3 @@ def test_rebuild_with_too_few_sources_writes_nothing(tmp_path: Path) -> None:
         asyncio.run(rebuild(io, record, {0: "d10", 1: "d11", 2: "d12"}))
     for spare in ("d10", "d11", "d12"):
         assert not [p for p in stores[spare].root.rglob("*") if p.is_file()]
-
-
-def test_replacements_keep_the_zone_rule_and_avoid_holders() -> None:
-    stores = [StoreInfo(f"s{i}", zone=f"z{i % 3}") for i in range(12)]
-    for n in range(200):
-        chunk_id = f"{n:032x}"
-        current = place(chunk_id, stores, 9)
-        lost = current[n % 9]
-        live = [s for s in stores if s.store_id != lost]
-        new = place_replacements(chunk_id, live, current, [n % 9])
-        assert set(new) == {n % 9}
-        after = list(current)
-        after[n % 9] = new[n % 9]
-        assert len(set(after)) == 9
-        zone = {s.store_id: s.zone for s in stores}
-        per_zone = [sum(1 for s in after if zone[s] == z) for z in ("z0", "z1", "z2")]
-        assert max(per_zone) <= 3
-
-
-def test_replacements_with_no_room_leave_fragments_missing() -> None:
-    stores = [StoreInfo(f"s{i}") for i in range(9)]
-    current = place("a" * 32, stores, 9)
-    live = [s for s in stores if s.store_id not in current[:2]]
-    assert place_replacements("a" * 32, live, current, [0, 1]) == {}

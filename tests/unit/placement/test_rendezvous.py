@@ -1,20 +1,12 @@
-"""Placement properties and the fragment format's corruption detection."""
+"""Placement properties (placement/rendezvous.py): deterministic, zone-spread, balanced by
+weight, moving about 1/N when a store joins; and choosing replacement stores for repair."""
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ninefold.core.errors import CorruptFragment
-from ninefold.fragments.format import (
-    HEADER_BYTES,
-    build_header,
-    frame_block,
-    parse_header,
-    unframe_record,
-)
-from ninefold.placement.rendezvous import StoreInfo, place
+from ninefold.placement.rendezvous import StoreInfo, place, place_replacements
 
 CHUNK_IDS = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 
@@ -54,21 +46,25 @@ def test_balanced_by_weight() -> None:
     assert all(abs(c - ideal) / ideal < 0.10 for c in counts.values()), counts
 
 
-@given(st.binary(min_size=1, max_size=2000), st.data())
-def test_any_flipped_byte_is_detected(payload: bytes, data: st.DataObject) -> None:
-    record = frame_block(payload) + payload
-    assert unframe_record(record, len(payload)) == (payload, len(record))
-    pos = data.draw(st.integers(0, len(record) - 1))
-    damaged = bytearray(record)
-    damaged[pos] ^= 1 << data.draw(st.integers(0, 7))
-    with pytest.raises(CorruptFragment):
-        unframe_record(bytes(damaged), len(payload))
+def test_replacements_keep_the_zone_rule_and_avoid_holders() -> None:
+    stores = [StoreInfo(f"s{i}", zone=f"z{i % 3}") for i in range(12)]
+    for n in range(200):
+        chunk_id = f"{n:032x}"
+        current = place(chunk_id, stores, 9)
+        lost = current[n % 9]
+        live = [s for s in stores if s.store_id != lost]
+        new = place_replacements(chunk_id, live, current, [n % 9])
+        assert set(new) == {n % 9}
+        after = list(current)
+        after[n % 9] = new[n % 9]
+        assert len(set(after)) == 9
+        zone = {s.store_id: s.zone for s in stores}
+        per_zone = [sum(1 for s in after if zone[s] == z) for z in ("z0", "z1", "z2")]
+        assert max(per_zone) <= 3
 
 
-@given(st.integers(0, HEADER_BYTES - 1))
-def test_header_corruption_is_detected(pos: int) -> None:
-    header = bytearray(build_header(262224))
-    assert parse_header(bytes(header)) == 262224
-    header[pos] ^= 0x01
-    with pytest.raises(CorruptFragment):
-        parse_header(bytes(header))
+def test_replacements_with_no_room_leave_fragments_missing() -> None:
+    stores = [StoreInfo(f"s{i}") for i in range(9)]
+    current = place("a" * 32, stores, 9)
+    live = [s for s in stores if s.store_id not in current[:2]]
+    assert place_replacements("a" * 32, live, current, [0, 1]) == {}

@@ -7,6 +7,10 @@ unreadable drive is reported as StorageError / FragmentNotFound, never as a cras
 (ENOSPC) is DriveFull: the fragment's temp file is removed and nothing becomes visible. A file
 system that is nearly full takes part of a write and refuses only the next one, so every write
 loops until all its bytes are down; a short write is never mistaken for a whole one.
+
+It belongs to the storage-node daemon (and the embedded server, which wires it in ``cli``): the
+coordinator and everything below it see only the FragmentStore protocol. ``DriveFull`` is
+defined in ``core.errors`` (a node client maps a 507 to it too) and re-exported here.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import TypeVar
 
-from ninefold.core.errors import CorruptFragment, FragmentNotFound, StorageError
+from ninefold.core.errors import CorruptFragment, DriveFull, FragmentNotFound, StorageError
 from ninefold.fragments.format import (
     HEADER_BYTES,
     RECORD_OVERHEAD,
@@ -40,10 +44,6 @@ __all__ = ["DiskFragmentStore", "DriveFull"]
 T = TypeVar("T")
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
-
-
-class DriveFull(StorageError):
-    """The drive has no room left for the fragment being written (ENOSPC, EDQUOT)."""
 
 
 def _write_error(store_id: str, what: str, exc: OSError) -> StorageError:

@@ -14,15 +14,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ninefold.coordinator.chunks import ChunkIO
+from ninefold.coordinator.cluster import ClusterView
 from ninefold.coordinator.settings import CoordinatorSettings
 from ninefold.coordinator.writer import write_body
 from ninefold.core.checksums import MultiHasher
 from ninefold.core.errors import DataUnavailable, WriteQuorumFailed
 from ninefold.erasure.scheme import EC_6_3, REP_4, Scheme
-from ninefold.fragments.disk import DiskFragmentStore
 from ninefold.fragments.format import RECORD_OVERHEAD
 from ninefold.fragments.protocol import FragmentId
 from ninefold.fragments.records import ChunkRecord
+from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 
 STRIPE = 6 * 256 * 1024
@@ -33,7 +34,7 @@ def make_io(root: Path) -> tuple[ChunkIO, dict[str, DiskFragmentStore]]:
     stores = {f"d{i}": DiskFragmentStore(f"d{i}", root / f"d{i}", executor) for i in range(1, 10)}
     for store in stores.values():
         store.root.mkdir(parents=True, exist_ok=True)
-    return ChunkIO(stores, [StoreInfo(s) for s in stores], executor), stores
+    return ChunkIO(ClusterView(stores, [StoreInfo(s) for s in stores]), executor), stores
 
 
 async def write(io: ChunkIO, scheme: Scheme, data: bytes) -> ChunkRecord:
@@ -149,7 +150,7 @@ def test_fewer_live_stores_than_fragments_still_make_the_quorum(tmp_path: Path, 
     """Nodes marked down leave 8 (or 7) stores for 9 fragments: the chunk is written with the
     rest recorded missing (for repair), and reads back."""
     io, _stores = make_io(tmp_path)
-    io.store_infos = io.store_infos[:live]
+    io.use(io.view.with_infos(io.view.infos[:live]))
     data = os.urandom(2 * STRIPE + 7)
     record = asyncio.run(write(io, EC_6_3, data))
     assert sum(1 for s in record.stores if s) == live
@@ -162,7 +163,7 @@ def test_below_the_write_quorum_of_live_stores_nothing_is_written(
     tmp_path: Path, scheme: Scheme, live: int
 ) -> None:
     io, stores = make_io(tmp_path)
-    io.store_infos = io.store_infos[:live]
+    io.use(io.view.with_infos(io.view.infos[:live]))
     with pytest.raises(WriteQuorumFailed):
         asyncio.run(write(io, scheme, os.urandom(1000)))
     assert not [p for s in stores.values() for p in s.root.rglob("*") if p.is_file()]
