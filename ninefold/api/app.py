@@ -17,7 +17,6 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from typing import cast
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -40,9 +39,9 @@ log = logging.getLogger("ninefold.api")
 CredentialLookup = Callable[[str], Credentials | None]
 
 #: request key: headers for the response, decided before the handler ran (CORS)
-LATE_HEADERS = "ninefold.late_headers"
+LATE_HEADERS = web.RequestKey("ninefold.late_headers", dict[str, str])
 #: request key: (bucket name, the Bucket or None), resolved once per request
-_BUCKET = "ninefold.bucket"
+_BUCKET = web.RequestKey("ninefold.bucket", tuple[str, "Bucket | None"])
 
 
 class S3HttpRequest(web.BaseRequest):
@@ -124,7 +123,7 @@ class S3App:
             return None
         cached = request.get(_BUCKET)
         if cached is not None and cached[0] == name:
-            return cast("Bucket | None", cached[1])
+            return cached[1]
         bucket = await self.services.buckets.get(name)
         request[_BUCKET] = (name, bucket)
         return bucket
