@@ -37,7 +37,7 @@ from ninefold.meta.models import (
 )
 
 __all__ = [
-    "GC_SQL_FILTER",
+    "HAS_FRAGMENTS_SQL",
     "DeletePlan",
     "KeyRows",
     "MakeRoom",
@@ -278,9 +278,9 @@ def has_fragments(chunk: ChunkRecord) -> bool:
     return chunk.scheme != INLINE
 
 
-#: :func:`has_fragments` as a SQL condition on the ``chunks`` / ``gc_queue`` columns, for the
-#: SQL backends, which move unlinked chunks to the GC queue without fetching them
-GC_SQL_FILTER = f"scheme <> '{INLINE}'"
+#: :func:`has_fragments` as a SQL condition on a ``chunks`` row, for the SQL backends, which
+#: move unlinked chunks to the GC queue (and walk live ones) without fetching them
+HAS_FRAGMENTS_SQL = f"scheme <> '{INLINE}'"
 
 
 def gc_chunks(chunks: Iterable[ChunkRecord]) -> list[ChunkRecord]:

@@ -236,7 +236,7 @@ def test_chunks_to_gc_and_to_repair() -> None:
     assert rules.gc_chunks([whole, inline, gappy]) == [whole, gappy]
     assert rules.repair_at_write([whole, inline, gappy]) == [gappy.chunk_id]
     assert not rules.has_fragments(inline) and rules.has_fragments(whole)
-    assert rules.GC_SQL_FILTER == "scheme <> 'inline'"
+    assert rules.HAS_FRAGMENTS_SQL == "scheme <> 'inline'"
 
 
 @pytest.mark.parametrize(
