@@ -30,7 +30,6 @@ __all__ = [
     "node_values",
     "object_from_row",
     "repair_from_row",
-    "stores_have_gap",
     "upload_from_row",
     "version_row",
 ]
@@ -196,11 +195,6 @@ def repair_from_row(row: Sequence[Any]) -> RepairItem:
         else ChunkRecord(chunk_id, size, scheme, block_size, tuple(json.loads(stores)))
     )
     return RepairItem(repair_id, chunk_id, reason, float(queued_at), chunk)
-
-
-def stores_have_gap(stores: str) -> bool:
-    """Whether a chunk's stored ``stores`` (JSON list) has a missing fragment (``""``)."""
-    return "" in json.loads(stores)
 
 
 def version_row(row: Sequence[Any]) -> VersionRow:
