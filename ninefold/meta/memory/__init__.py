@@ -12,27 +12,19 @@ survives the process, and there is no cross-thread locking.
 
 from __future__ import annotations
 
-import bisect
 import copy
-import itertools
 import json
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta import rules
-from ninefold.meta.listing import (
-    ListCursor,
-    RangeQuery,
-    VersionCursor,
-    VersionQuery,
-)
+from ninefold.meta.listing import ListCursor, VersionCursor
+from ninefold.meta.memory.database import MemoryDatabase, PartRow, bare
 from ninefold.meta.models import (
     NODE_HEALTH,
-    REPAIR_MISSING_AT_WRITE,
     Bucket,
     ClusterMap,
     DeleteOutcome,
@@ -50,65 +42,6 @@ from ninefold.meta.models import (
 __all__ = ["MemoryDatabase", "MemoryMetaStore"]
 
 
-@dataclass(slots=True)
-class _Version:
-    """One stored version: the record as written (without chunks), and its chunks' ids."""
-
-    row_id: int
-    obj: ObjectVersion
-    is_latest: bool
-    chunk_ids: list[str]
-
-    def row(self) -> rules.VersionRow:
-        o = self.obj
-        return rules.VersionRow(
-            self.row_id, o.version_id, self.is_latest, o.is_delete_marker, o.etag, o.lock
-        )
-
-
-@dataclass(slots=True)
-class _Part:
-    row_id: int
-    part: Part  # without chunks
-    chunk_ids: list[str]
-
-
-@dataclass(slots=True)
-class _Chunk:
-    record: ChunkRecord
-    #: ("object", version row id) or ("part", part row id)
-    owner: tuple[str, int]
-
-
-@dataclass
-class MemoryDatabase:
-    """Everything a MemoryMetaStore stores."""
-
-    buckets: dict[str, Bucket] = field(default_factory=dict)
-    configs: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: bucket -> its keys that have any version, sorted (code point order = UTF-8 byte order)
-    keys: dict[str, list[str]] = field(default_factory=dict)
-    #: (bucket, key) -> versions, oldest first
-    versions: dict[tuple[str, str], list[_Version]] = field(default_factory=dict)
-    by_row: dict[int, _Version] = field(default_factory=dict)
-    uploads: dict[str, Upload] = field(default_factory=dict)
-    parts: dict[str, dict[int, _Part]] = field(default_factory=dict)
-    chunks: dict[str, _Chunk] = field(default_factory=dict)
-    gc: dict[int, GcItem] = field(default_factory=dict)
-    #: chunk id -> (entry id, reason, queued at)
-    repair: dict[str, tuple[int, str, float]] = field(default_factory=dict)
-    nodes: dict[str, NodeRecord] = field(default_factory=dict)
-    map_version: int = 0
-    iam: dict[tuple[str, str], str] = field(default_factory=dict)
-    jobs: dict[str, tuple[str, float]] = field(default_factory=dict)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-
-def _bare(chunk: ChunkRecord) -> ChunkRecord:
-    """A chunk as the walkers and queues see it: without inline bytes."""
-    return replace(chunk, data=None) if chunk.data is not None else chunk
-
-
 class MemoryMetaStore:
     """MetaStore over a :class:`MemoryDatabase` (see the module docstring)."""
 
@@ -121,89 +54,6 @@ class MemoryMetaStore:
 
     async def close(self) -> None:
         """Nothing to release; the database stays, to be opened again."""
-
-    # -- helpers ------------------------------------------------------------------------------
-
-    def _versioning(self, bucket: str) -> str | None:
-        found = self.db.buckets.get(bucket)
-        return None if found is None else found.versioning
-
-    def _require_bucket(self, bucket: str) -> str:
-        return rules.versioning_of(bucket, self._versioning(bucket))
-
-    def _key_rows(self, bucket: str, key: str) -> rules.KeyRows:
-        return rules.KeyRows.of(v.row() for v in self.db.versions.get((bucket, key), ()))
-
-    def _current(self, bucket: str, key: str) -> _Version | None:
-        return next((v for v in self.db.versions.get((bucket, key), ()) if v.is_latest), None)
-
-    def _find(self, bucket: str, key: str, version_id: str | None) -> _Version | None:
-        if version_id is None:
-            return self._current(bucket, key)
-        versions = self.db.versions.get((bucket, key), ())
-        return next((v for v in versions if v.obj.version_id == version_id), None)
-
-    def _materialize(self, version: _Version) -> ObjectVersion:
-        chunks = tuple(self.db.chunks[c].record for c in version.chunk_ids)
-        return replace(copy.deepcopy(version.obj), is_latest=version.is_latest, chunks=chunks)
-
-    def _check_new_chunks(self, chunks: tuple[ChunkRecord, ...]) -> None:
-        for c in chunks:  # the chunks table's primary key
-            if c.chunk_id in self.db.chunks:
-                raise ValueError(f"chunk {c.chunk_id} exists already")
-
-    def _link_chunks(self, owner: tuple[str, int], chunks: tuple[ChunkRecord, ...]) -> list[str]:
-        for c in chunks:
-            self.db.chunks[c.chunk_id] = _Chunk(c, owner)
-        self._enqueue_repair(rules.repair_at_write(chunks), REPAIR_MISSING_AT_WRITE)
-        return [c.chunk_id for c in chunks]
-
-    def _unlink_chunks(self, chunk_ids: list[str], at: float) -> None:
-        for chunk_id in chunk_ids:
-            self.db.repair.pop(chunk_id, None)
-            record = self.db.chunks.pop(chunk_id).record
-            if rules.has_fragments(record):
-                gc_id = next(self.db.ids)
-                self.db.gc[gc_id] = GcItem(gc_id, _bare(record), at)
-
-    def _enqueue_repair(self, chunk_ids: list[str], reason: str) -> None:
-        at = time.time()
-        for chunk_id in chunk_ids:
-            if chunk_id not in self.db.repair:
-                self.db.repair[chunk_id] = (next(self.db.ids), reason, at)
-
-    def _insert_version(self, obj: ObjectVersion, chunks: tuple[ChunkRecord, ...]) -> _Version:
-        row_id = next(self.db.ids)
-        version = _Version(row_id, copy.deepcopy(replace(obj, chunks=())), True, [])
-        version.chunk_ids = self._link_chunks(("object", row_id), chunks)
-        versions = self.db.versions.setdefault((obj.bucket, obj.key), [])
-        if not versions:
-            bisect.insort(self.db.keys.setdefault(obj.bucket, []), obj.key)
-        versions.append(version)
-        self.db.by_row[row_id] = version
-        return version
-
-    def _unlink_version(self, row: rules.VersionRow, at: float) -> None:
-        version = self.db.by_row.pop(row.row_id)
-        bucket, key = version.obj.bucket, version.obj.key
-        versions = self.db.versions[(bucket, key)]
-        versions.remove(version)
-        self._unlink_chunks(version.chunk_ids, at)
-        if not versions:
-            del self.db.versions[(bucket, key)]
-            keys = self.db.keys[bucket]
-            del keys[bisect.bisect_left(keys, key)]
-
-    def _apply_room(self, room: rules.MakeRoom, at: float) -> None:
-        if room.unlink is not None:
-            self._unlink_version(room.unlink, at)
-        if room.demote is not None:
-            self.db.by_row[room.demote.row_id].is_latest = False
-
-    def _drop_upload(self, upload_id: str, at: float) -> None:
-        for part in self.db.parts.pop(upload_id, {}).values():
-            self._unlink_chunks(part.chunk_ids, at)
-        del self.db.uploads[upload_id]
 
     # -- buckets ------------------------------------------------------------------------------
 
@@ -224,57 +74,60 @@ class MemoryMetaStore:
         rules.check_delete_bucket(name, name in self.db.buckets, bool(self.db.keys.get(name)))
         at = time.time()
         for upload in [u for u in self.db.uploads.values() if u.bucket == name]:
-            self._drop_upload(upload.upload_id, at)
+            self.db.drop_upload(upload.upload_id, at)
         del self.db.buckets[name], self.db.configs[name]
         self.db.keys.pop(name, None)
 
     async def get_bucket_config(self, bucket: str, name: str) -> str | None:
-        self._require_bucket(bucket)
+        self.db.require_bucket(bucket)
         return self.db.configs[bucket].get(name)
 
     async def put_bucket_config(self, bucket: str, name: str, value: str | None) -> None:
-        self._require_bucket(bucket)
+        self.db.require_bucket(bucket)
         if value is None:
             self.db.configs[bucket].pop(name, None)
         else:
             self.db.configs[bucket][name] = value
 
     async def set_bucket_policy(self, bucket: str, policy: str | None) -> None:
-        self._require_bucket(bucket)
+        self.db.require_bucket(bucket)
         self.db.buckets[bucket] = replace(self.db.buckets[bucket], policy=policy or "")
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
-        self._require_bucket(bucket)
+        self.db.require_bucket(bucket)
         self.db.buckets[bucket] = replace(self.db.buckets[bucket], versioning=status)
 
     # -- objects ------------------------------------------------------------------------------
 
     async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
-        current = self._current(bucket, key)
+        current = self.db.current(bucket, key)
         if current is None or current.obj.is_delete_marker:
             return None
-        return self._materialize(current)
+        return self.db.materialize(current)
 
     async def get_object_version(
         self, bucket: str, key: str, version_id: str | None
     ) -> ObjectVersion | None:
-        found = self._find(bucket, key, version_id)
-        return None if found is None else self._materialize(found)
+        found = self.db.find(bucket, key, version_id)
+        return None if found is None else self.db.materialize(found)
 
     async def put_object(
         self, obj: ObjectVersion, condition: WriteCondition | None = None
     ) -> str | None:
         plan = rules.plan_put(
-            obj.bucket, self._versioning(obj.bucket), self._key_rows(obj.bucket, obj.key), condition
+            obj.bucket,
+            self.db.versioning(obj.bucket),
+            self.db.key_rows(obj.bucket, obj.key),
+            condition,
         )
-        self._check_new_chunks(obj.chunks)
-        self._apply_room(plan.room, time.time())
-        self._insert_version(replace(obj, version_id=plan.room.version_id), obj.chunks)
+        self.db.check_new_chunks(obj.chunks)
+        self.db.apply_room(plan.room, time.time())
+        self.db.insert_version(replace(obj, version_id=plan.room.version_id), obj.chunks)
         return plan.result
 
     def _set(self, bucket: str, key: str, version_id: str | None, **change: Any) -> bool:
-        self._require_bucket(bucket)
-        found = self._find(bucket, key, version_id)
+        self.db.require_bucket(bucket)
+        found = self.db.find(bucket, key, version_id)
         if found is None or not rules.settable(found.row()):
             return False
         found.obj = replace(found.obj, **copy.deepcopy(change))
@@ -303,12 +156,12 @@ class MemoryMetaStore:
         owner: str = "",
         bypass_governance: bool = False,
     ) -> DeleteOutcome:
-        versioning, at = self._versioning(bucket), time.time()
+        versioning, at = self.db.versioning(bucket), time.time()
         if version_id is None:
-            rows = self._key_rows(bucket, key)
+            rows = self.db.key_rows(bucket, key)
             plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
         else:
-            found = self._find(bucket, key, version_id)
+            found = self.db.find(bucket, key, version_id)
             plan = rules.plan_delete_version(
                 bucket,
                 versioning,
@@ -318,11 +171,11 @@ class MemoryMetaStore:
                 bypass_governance=bypass_governance,
             )
         if plan.unlink is not None:
-            self._unlink_version(plan.unlink, at)
+            self.db.unlink_version(plan.unlink, at)
         if plan.demote is not None:
             self.db.by_row[plan.demote.row_id].is_latest = False
         if plan.marker is not None:
-            self._insert_version(plan.marker, ())
+            self.db.insert_version(plan.marker, ())
         if plan.promote_newest:
             versions = self.db.versions.get((bucket, key), [])
             newest = rules.newest(v.row() for v in versions)
@@ -335,40 +188,8 @@ class MemoryMetaStore:
     ) -> ListPage:
         cursor = ListCursor(prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys)
         while (query := cursor.next_query()) is not None:
-            cursor.feed(self._list_rows(bucket, query))
+            cursor.feed(self.db.list_rows(bucket, query))
         return cursor.page()
-
-    def _keys_from(
-        self, bucket: str, lower: str, inclusive: bool, upper: str | None
-    ) -> Iterator[str]:
-        keys = self.db.keys.get(bucket, [])
-        start = (bisect.bisect_left if inclusive else bisect.bisect_right)(keys, lower)
-        for key in keys[start:]:
-            if upper is not None and key >= upper:
-                return
-            yield key
-
-    def _list_rows(self, bucket: str, query: RangeQuery) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        for key in self._keys_from(bucket, query.lower, query.inclusive, query.upper):
-            current = self._current(bucket, key)
-            if current is None or current.obj.is_delete_marker:
-                continue
-            o = current.obj
-            rows.append(
-                (
-                    key,
-                    o.size,
-                    o.etag,
-                    o.last_modified,
-                    o.storage_class,
-                    o.owner,
-                    json.dumps(o.checksums),
-                )
-            )
-            if len(rows) >= query.limit:
-                break
-        return rows
 
     async def list_object_versions(
         self,
@@ -380,10 +201,10 @@ class MemoryMetaStore:
         version_id_marker: str,
         max_keys: int,
     ) -> VersionPage:
-        self._require_bucket(bucket)
+        self.db.require_bucket(bucket)
         marker_id = None
         if version_id_marker:
-            found = self._find(bucket, key_marker, version_id_marker)
+            found = self.db.find(bucket, key_marker, version_id_marker)
             if found is None:
                 raise errors.InvalidArgument(
                     "Invalid version id specified", ArgumentName="version-id-marker"
@@ -397,38 +218,13 @@ class MemoryMetaStore:
             max_keys=max_keys,
         )
         while (query := cursor.next_query()) is not None:
-            cursor.feed(self._version_rows(bucket, query))
+            cursor.feed(self.db.version_rows(bucket, query))
         return cursor.page()
-
-    def _version_rows(self, bucket: str, query: VersionQuery) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        for key in self._keys_from(bucket, query.lower, True, query.upper):
-            for v in reversed(self.db.versions[(bucket, key)]):
-                if key == query.lower and v.row_id >= query.below_id:
-                    continue
-                o = v.obj
-                rows.append(
-                    (
-                        key,
-                        v.row_id,
-                        o.version_id,
-                        v.is_latest,
-                        o.is_delete_marker,
-                        o.size,
-                        o.etag,
-                        o.last_modified,
-                        o.storage_class,
-                        o.owner,
-                    )
-                )
-                if len(rows) >= query.limit:
-                    return rows
-        return rows
 
     # -- multipart ----------------------------------------------------------------------------
 
     async def create_upload(self, upload: Upload) -> None:
-        self._require_bucket(upload.bucket)
+        self.db.require_bucket(upload.bucket)
         if upload.upload_id in self.db.uploads:  # the uploads table's primary key
             raise ValueError(f"upload {upload.upload_id} exists already")
         self.db.uploads[upload.upload_id] = copy.deepcopy(upload)
@@ -442,14 +238,16 @@ class MemoryMetaStore:
 
     async def put_part(self, part: Part) -> None:
         rules.require_upload(part.upload_id, part.upload_id in self.db.uploads)
-        self._check_new_chunks(part.chunks)
+        self.db.check_new_chunks(part.chunks)
         parts = self.db.parts[part.upload_id]
         old = parts.pop(part.part_number, None)
         if old is not None:  # a replaced part is unlinked, its chunks to GC
-            self._unlink_chunks(old.chunk_ids, time.time())
+            self.db.unlink_chunks(old.chunk_ids, time.time())
         row_id = next(self.db.ids)
-        chunk_ids = self._link_chunks(("part", row_id), part.chunks)
-        parts[part.part_number] = _Part(row_id, copy.deepcopy(replace(part, chunks=())), chunk_ids)
+        chunk_ids = self.db.link_chunks(("part", row_id), part.chunks)
+        parts[part.part_number] = PartRow(
+            row_id, copy.deepcopy(replace(part, chunks=())), chunk_ids
+        )
 
     async def list_parts(self, upload_id: str, *, after: int, max_parts: int) -> list[Part]:
         parts = self.db.parts.get(upload_id, {})
@@ -488,8 +286,8 @@ class MemoryMetaStore:
             upload.upload_id,
             upload.upload_id in self.db.uploads,
             obj.bucket,
-            self._versioning(obj.bucket),
-            self._key_rows(obj.bucket, obj.key),
+            self.db.versioning(obj.bucket),
+            self.db.key_rows(obj.bucket, obj.key),
             condition,
         )
         stored = self.db.parts[upload.upload_id]
@@ -499,18 +297,18 @@ class MemoryMetaStore:
         listed = [stored.pop(n) for n in parts]
         chunks = tuple(self.db.chunks[c].record for p in listed for c in p.chunk_ids)
         at = time.time()
-        self._apply_room(plan.room, at)
+        self.db.apply_room(plan.room, at)
         for c in chunks:  # the parts' chunks become the object's
             del self.db.chunks[c.chunk_id]
         # queued by put_part already, unless repaired meanwhile: _link_chunks catches the rest
-        self._insert_version(replace(obj, version_id=plan.room.version_id), chunks)
-        self._drop_upload(upload.upload_id, at)
+        self.db.insert_version(replace(obj, version_id=plan.room.version_id), chunks)
+        self.db.drop_upload(upload.upload_id, at)
         return plan.result
 
     async def abort_upload(self, upload_id: str) -> bool:
         if upload_id not in self.db.uploads:
             return False
-        self._drop_upload(upload_id, time.time())
+        self.db.drop_upload(upload_id, time.time())
         return True
 
     # -- garbage collection -------------------------------------------------------------------
@@ -519,7 +317,7 @@ class MemoryMetaStore:
         at = time.time()
         for c in rules.gc_chunks(chunks):  # inline bytes go with their row
             gc_id = next(self.db.ids)
-            self.db.gc[gc_id] = GcItem(gc_id, _bare(c), at)
+            self.db.gc[gc_id] = GcItem(gc_id, bare(c), at)
 
     async def gc_pending(self, older_than: float, limit: int) -> list[GcItem]:
         due = (item for item in self.db.gc.values() if item.queued_at < older_than)
@@ -537,14 +335,14 @@ class MemoryMetaStore:
     # -- repair queue -------------------------------------------------------------------------
 
     async def repair_enqueue(self, chunk_ids: list[str], reason: str) -> None:
-        self._enqueue_repair(chunk_ids, reason)
+        self.db.enqueue_repair(chunk_ids, reason)
 
     async def repair_pending(self, limit: int) -> list[RepairItem]:
         entries = sorted(self.db.repair.items(), key=lambda e: e[1][0])[:limit]
         items = []
         for chunk_id, (repair_id, reason, queued_at) in entries:
             live = self.db.chunks.get(chunk_id)
-            chunk = None if live is None else _bare(live.record)
+            chunk = None if live is None else bare(live.record)
             items.append(RepairItem(repair_id, chunk_id, reason, queued_at, chunk))
         return items
 
@@ -580,10 +378,10 @@ class MemoryMetaStore:
             for c, live in self.db.chunks.items()
             if c > after and rules.has_fragments(live.record)
         )
-        return [_bare(self.db.chunks[c].record) for c in ids[:limit]]
+        return [bare(self.db.chunks[c].record) for c in ids[:limit]]
 
     async def live_chunks(self, chunk_ids: list[str]) -> dict[str, ChunkRecord]:
-        return {c: _bare(self.db.chunks[c].record) for c in chunk_ids if c in self.db.chunks}
+        return {c: bare(self.db.chunks[c].record) for c in chunk_ids if c in self.db.chunks}
 
     async def chunks_known(self, chunk_ids: list[str]) -> set[str]:
         queued = {item.chunk.chunk_id for item in self.db.gc.values()}
