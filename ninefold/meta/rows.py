@@ -12,6 +12,7 @@ from typing import Any
 
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, RepairItem, Upload
+from ninefold.meta.rules import VersionRow
 
 __all__ = [
     "BUCKET_COLS",
@@ -21,6 +22,7 @@ __all__ = [
     "OBJ_COLS",
     "REPAIR_COLS",
     "UPLOAD_COLS",
+    "VERSION_ROW_COLS",
     "bucket_from_row",
     "chunk_from_row",
     "chunk_values",
@@ -28,8 +30,8 @@ __all__ = [
     "node_values",
     "object_from_row",
     "repair_from_row",
-    "stores_have_gap",
     "upload_from_row",
+    "version_row",
 ]
 
 BUCKET_COLS = "name, created_at, owner, region, versioning, object_lock, policy"
@@ -38,6 +40,9 @@ CHUNK_COLS = "chunk_id, size, scheme, block_size, stores"
 CHUNK_DATA_COLS = CHUNK_COLS + ", data"
 NODE_COLS = "node_id, url, zone, drives, weight, state, health, last_seen"
 REPAIR_COLS = "r.id, r.chunk_id, r.reason, r.queued_at, c.size, c.scheme, c.block_size, c.stores"
+
+#: what the rules need of a version (``version_row``); add ", lock" to delete it
+VERSION_ROW_COLS = "id, version_id, is_latest, is_delete_marker, etag"
 
 OBJ_COLS = (
     "id, bucket, key, version_id, is_latest, is_delete_marker, size, etag, last_modified, "
@@ -192,6 +197,8 @@ def repair_from_row(row: Sequence[Any]) -> RepairItem:
     return RepairItem(repair_id, chunk_id, reason, float(queued_at), chunk)
 
 
-def stores_have_gap(stores: str) -> bool:
-    """Whether a chunk's stored ``stores`` (JSON list) has a missing fragment (``""``)."""
-    return "" in json.loads(stores)
+def version_row(row: Sequence[Any]) -> VersionRow:
+    """A ``VERSION_ROW_COLS`` row (optionally followed by ``lock``) for the rules."""
+    row_id, version_id, is_latest, is_delete_marker, etag = row[:5]
+    lock = json.loads(row[5]) if len(row) > 5 else {}
+    return VersionRow(int(row_id), version_id, bool(is_latest), bool(is_delete_marker), etag, lock)

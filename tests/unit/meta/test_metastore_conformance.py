@@ -1,5 +1,6 @@
-"""The MetaStore conformance suite, run on every backend: SQLite (a real file in tmp_path) and
-PostgreSQL (a real server: a fresh database for the test run, a fresh schema for every test).
+"""The MetaStore conformance suite, run on every backend: SQLite (a real file in tmp_path),
+PostgreSQL (a real server: a fresh database for the test run, a fresh schema for every test) and
+the in-memory store (a fresh MemoryDatabase per store name).
 
 PostgreSQL must be reachable (``make test`` starts it): these tests fail rather than skip
 without it. ``NINEFOLD_TEST_PG_DSN`` points them at another server.
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.memory import MemoryDatabase, MemoryMetaStore
 from ninefold.meta.models import Bucket, ObjectVersion, Part, Upload
 from ninefold.meta.postgres import PostgresMetaStore
 from ninefold.meta.sqlite import SqliteMetaStore
@@ -75,10 +77,15 @@ def pg_dsn() -> Iterator[str]:
 OpenStore = Callable[[Path, str], Awaitable[MetaStore]]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def backend(request: pytest.FixtureRequest) -> OpenStore:
     if request.param == "sqlite":
         return lambda tmp, name: SqliteMetaStore.open(tmp / f"{name}.db")
+    if request.param == "memory":
+        databases: dict[tuple[Path, str], MemoryDatabase] = {}
+        return lambda tmp, name: MemoryMetaStore.open(
+            databases.setdefault((tmp, name), MemoryDatabase())
+        )
     dsn = request.getfixturevalue("pg_dsn")
     return lambda tmp, name: PostgresMetaStore.open(dsn, schema=f"t_{name}")
 
