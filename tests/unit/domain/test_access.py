@@ -1,0 +1,200 @@
+"""Authorization rules of ``ninefold.domain.access``, on the in-memory metadata store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from ninefold.core import errors
+from ninefold.domain.access import Access, AccessRequest
+from ninefold.domain.buckets import Bucket, BucketService
+from ninefold.domain.iam import IamService, Principal
+from ninefold.domain.settings import PublicAccessBlock
+from ninefold.meta.memory import MemoryMetaStore
+from ninefold.meta.models import ObjectVersion
+
+ROOT = Principal("ROOTKEY", "root", True)
+ALICE = Principal("ALICEKEY", "alice", False)
+
+
+class World:
+    def __init__(self) -> None:
+        self.meta = MemoryMetaStore()
+        self.iam = IamService(self.meta)
+        self.buckets = BucketService(self.meta, "us-east-1")
+        self.access = Access(self.meta, self.iam)
+
+    async def bucket(self, name: str = "b") -> Bucket:
+        return await self.buckets.require(name)
+
+    async def allowed(
+        self,
+        principal: Principal | None,
+        action: str,
+        bucket: str | None = "b",
+        key: str | None = None,
+        **extra: Any,
+    ) -> bool:
+        found = await self.buckets.get(bucket) if bucket is not None else None
+        try:
+            await self.access.authorize(
+                AccessRequest(principal, action, bucket, found, key, **extra)
+            )
+        except errors.AccessDenied:
+            return False
+        return True
+
+
+def run(test: Callable[[World], Awaitable[None]]) -> None:
+    asyncio.run(test(World()))
+
+
+def policy(*statements: dict[str, Any]) -> bytes:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}).encode()
+
+
+def test_root_may_do_anything_without_a_policy_and_anonymous_nothing() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        assert await w.allowed(ROOT, "s3:PutObject", key="k")
+        assert await w.allowed(ROOT, "s3:ListAllMyBuckets", bucket=None)
+        assert not await w.allowed(None, "s3:GetObject", key="k")
+        assert not await w.allowed(None, "s3:ListAllMyBuckets", bucket=None)
+        # a bucket that does not exist: root goes on (the operation says NoSuchBucket)
+        assert await w.allowed(ROOT, "s3:GetObject", bucket="absent", key="k")
+        assert not await w.allowed(None, "s3:GetObject", bucket="absent", key="k")
+
+    run(go)
+
+
+def test_an_explicit_deny_stops_root_except_for_the_policy_operations() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        deny_all = {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["*"]}
+        await w.buckets.set_policy(await w.bucket(), policy(deny_all))
+        assert not await w.allowed(ROOT, "s3:GetObject", key="k")
+        assert await w.allowed(ROOT, "s3:PutBucketPolicy", manages_policy=True)
+
+    run(go)
+
+
+def test_a_public_policy_admits_anonymous_reads_unless_restricted() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        read = {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/*",
+        }
+        await w.buckets.set_policy(await w.bucket(), policy(read))
+        assert await w.allowed(None, "s3:GetObject", key="k")
+        assert not await w.allowed(None, "s3:PutObject", key="k")
+        await w.buckets.set_public_access_block(
+            await w.bucket(), PublicAccessBlock(RestrictPublicBuckets=True)
+        )
+        assert not await w.allowed(None, "s3:GetObject", key="k")
+
+    run(go)
+
+
+def test_canned_acls_admit_anonymous_requests_unless_ignored() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="public-read-write")
+        assert await w.allowed(None, "s3:ListBucket")
+        assert await w.allowed(None, "s3:PutObject", key="k")
+        assert not await w.allowed(None, "s3:DeleteBucket")
+        # reading an object needs the object's own ACL
+        assert not await w.allowed(None, "s3:GetObject", key="k")
+        await w.meta.put_object(
+            ObjectVersion(
+                bucket="b", key="k", size=0, etag="e", last_modified=1.0, acl="public-read"
+            )
+        )
+        assert await w.allowed(None, "s3:GetObject", key="k")
+        await w.buckets.set_public_access_block(
+            await w.bucket(), PublicAccessBlock(IgnorePublicAcls=True)
+        )
+        assert not await w.allowed(None, "s3:GetObject", key="k")
+        assert not await w.allowed(None, "s3:ListBucket")
+
+    run(go)
+
+
+def test_a_user_needs_an_allow_and_no_deny() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.iam.create_user("alice")
+        assert not await w.allowed(ALICE, "s3:GetObject", key="k")
+        await w.iam.put_policy(
+            "read",
+            policy({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}).decode(),
+        )
+        await w.iam.create_group("readers")
+        await w.iam.attach("read", kind="group", target="readers", attached=True)
+        await w.iam.set_membership("readers", "alice", member=True)
+        assert await w.allowed(ALICE, "s3:GetObject", key="k")
+        assert not await w.allowed(ALICE, "s3:PutObject", key="k")
+        deny = {
+            "Effect": "Deny",
+            "Principal": {"AWS": "arn:aws:iam::000000000000:user/alice"},
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/secret/*",
+        }
+        await w.buckets.set_policy(await w.bucket(), policy(deny))
+        assert not await w.allowed(ALICE, "s3:GetObject", key="secret/x")
+        assert await w.allowed(ALICE, "s3:GetObject", key="public/x")
+
+    run(go)
+
+
+def test_conditions_see_the_front_doors_context_and_existing_tags() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        statements = (
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            },
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"StringEquals": {"s3:ExistingObjectTag/secret": "yes"}},
+            },
+        )
+        await w.buckets.set_policy(await w.bucket(), policy(*statements))
+        tls = {"aws:securetransport": "true"}
+        plain = {"aws:securetransport": "false"}
+        assert not await w.allowed(ROOT, "s3:GetObject", key="k", context=plain)
+        assert await w.allowed(ROOT, "s3:GetObject", key="k", context=tls)
+        await w.meta.put_object(
+            ObjectVersion(
+                bucket="b", key="k", size=0, etag="e", last_modified=1.0, tags={"secret": "yes"}
+            )
+        )
+        assert not await w.allowed(ROOT, "s3:GetObject", key="k", context=tls)
+
+    run(go)
+
+
+@pytest.mark.parametrize("acl", ["public-read", "public-read-write", "authenticated-read"])
+def test_public_acls_are_refused_under_block_public_acls(acl: str) -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.buckets.set_public_access_block(
+            await w.bucket(), PublicAccessBlock(BlockPublicAcls=True)
+        )
+        with pytest.raises(errors.AccessDenied):
+            w.buckets.check_acl(await w.bucket(), acl)
+        w.buckets.check_acl(await w.bucket(), "private")
+
+    run(go)
