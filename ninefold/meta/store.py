@@ -1,6 +1,8 @@
 """The MetaStore protocol: everything the coordinator asks of metadata.
 
-Implementations: :mod:`ninefold.meta.sqlite` (embedded). Each mutating call is one transaction;
+Implementations: :mod:`ninefold.meta.sqlite` (embedded), :mod:`ninefold.meta.postgres` (gateways)
+and :mod:`ninefold.meta.memory` (tests), all applying :mod:`ninefold.meta.rules`; the Redis cache
+(:mod:`ninefold.meta.cache`) wraps any of them. Each mutating call is one transaction;
 the commit of ``put_object`` / ``complete_upload`` is the moment an object becomes visible, and the
 same transaction moves the chunks it unlinks onto the GC queue, so no fragment is ever both
 referenced and queued for deletion. The same transactions put every chunk committed with a
