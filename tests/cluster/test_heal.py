@@ -18,9 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from ninefold.cli.wiring import open_meta, stores_from_map
+from ninefold.cli.compose import open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.workers.scrub import Scrubber
+from ninefold.workers.settings import ScrubSettings
 from tests.cluster.test_gateways import SECRET, make_gateway, register
 from tests.support.node import BIN, GatewayProc, NodeProc
 from tests.support.worker import WorkerProc
@@ -38,7 +39,7 @@ async def verify_every_chunk(meta_dsn: str) -> tuple[int, int, list[str]]:
         )
         io = ChunkIO(stores, infos)
         io.unreachable = unreachable
-        scrubber = Scrubber(meta, io)
+        scrubber = Scrubber(meta, io, ScrubSettings(mb_per_s=0.0))
         chunks, fragments, bad, after = 0, 0, [], ""
         while batch := await meta.list_chunks(after, 500):
             for record in batch:
