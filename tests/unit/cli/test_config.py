@@ -71,7 +71,7 @@ def test_defaults_come_from_the_settings_classes() -> None:
 def test_toml_then_env_then_flags(tmp_path: Path) -> None:
     path = toml(
         tmp_path,
-        '[scrub]\nmb_per_s = 10\ninterval_s = 7.5\n[repair]\nlost_after_s = 60\n'
+        "[scrub]\nmb_per_s = 10\ninterval_s = 7.5\n[repair]\nlost_after_s = 60\n"
         '[node]\ndrives = ["/a", "/b"]\n[s3]\nregion = "eu-west-1"\n',
     )
     environ = {
@@ -79,9 +79,7 @@ def test_toml_then_env_then_flags(tmp_path: Path) -> None:
         "NINEFOLD_SCRUB_MB_PER_S": "20",
         "NINEFOLD_REPAIR_LOST_AFTER_S": "90",
     }
-    config = load_config(
-        environ=environ, flags={"scrub.mb_per_s": 30.0, "repair.interval_s": None}
-    )
+    config = load_config(environ=environ, flags={"scrub.mb_per_s": 30.0, "repair.interval_s": None})
     assert config.config_file == path
     assert (config.scrub.mb_per_s, config.sources["scrub.mb_per_s"]) == (30.0, "flag")
     assert (config.repair.lost_after_s, config.sources["repair.lost_after_s"]) == (90.0, "env")
