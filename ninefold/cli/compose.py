@@ -69,6 +69,8 @@ __all__ = [
     "apply_drive_health",
     "apply_map",
     "background_jobs",
+    "check_gateway",
+    "check_worker",
     "compose_embedded",
     "compose_gateway",
     "compose_node",
@@ -311,9 +313,13 @@ class Role:
     def start_jobs(self) -> None:
         self._tasks += start_jobs(self.jobs)
 
-    async def close(self) -> None:
+    async def stop_background(self) -> None:
+        """Cancel the jobs and the map follower (before the HTTP server stops, as before)."""
         await stop_tasks(self._tasks)
         self._tasks = []
+
+    async def close(self) -> None:
+        await self.stop_background()
         if self.session is not None:
             await self.session.close()
         await self.meta.close()

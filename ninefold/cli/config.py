@@ -50,6 +50,7 @@ from ninefold.workers.settings import (
 __all__ = [
     "CONFIG_ENV",
     "ROLES",
+    "SECTIONS",
     "CacheSettings",
     "ClusterSettings",
     "ClusterUpSettings",
@@ -61,6 +62,7 @@ __all__ = [
     "RootCredentials",
     "RootSettings",
     "ServerSettings",
+    "config_rows",
     "default_of",
     "env_name",
     "help_of",
@@ -68,6 +70,7 @@ __all__ = [
     "load_or_create_credentials",
     "parse_address",
     "render_config",
+    "with_section",
 ]
 
 CREDENTIALS_FILE = "credentials.json"

@@ -49,6 +49,7 @@ async def _serve(config: Config, credentials: RootCredentials, ready: MpEvent) -
     role.start_jobs()
     ready.set()
     await stop.wait()
+    await role.stop_background()
     await runner.cleanup()
     await role.close()
 

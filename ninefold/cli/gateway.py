@@ -37,6 +37,7 @@ async def _serve(config: Config, ready: MpEvent) -> None:
     log.info("serving, cluster map v%d (%d stores)", role.map_version, len(role.chunkio.stores))
     ready.set()
     await stop.wait()
+    await role.stop_background()
     await runner.cleanup()
     await role.close()
 
