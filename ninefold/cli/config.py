@@ -198,7 +198,7 @@ class MetaSettings:
 
     dsn: str | None = field(
         default=None,
-        metadata=_meta("postgresql://... or a SQLite file path", secret="url"),
+        metadata=_meta("PostgreSQL URL (postgresql://...) or a SQLite file path", secret="url"),
     )
 
 

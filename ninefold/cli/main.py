@@ -60,7 +60,8 @@ def _shown_default(value: object) -> str:
 def _flag(key: str, *names: str, help: str | None = None) -> Any:
     """A flag for setting ``key``: its default and help come from the settings class."""
     text = help or (help_of(key)[:1].upper() + help_of(key)[1:] + ".")
-    return typer.Option(*names, help=text, show_default=_shown_default(default_of(key)))
+    text += f" (default: {_shown_default(default_of(key))})"
+    return typer.Option(*names, help=text, show_default=False)
 
 
 ConfigFile = Annotated[
