@@ -45,12 +45,14 @@ class ClusterPlan:
     cache_namespace: str = "ninefold"
     #: server processes of each gateway (``ninefold gateway --workers``)
     gateway_workers: int = 1
+    #: the TOML file every process of the cluster reads too (NINEFOLD_CONFIG)
+    config_file: str | None = None
 
 
-def load_or_create_cluster_secret(data_dir: Path) -> str:
-    env = os.environ.get("NINEFOLD_CLUSTER_SECRET")
-    if env:
-        return env
+def load_or_create_cluster_secret(data_dir: Path, configured: str | None) -> str:
+    """The configured secret, else the data dir's file, else a new one (written 0600)."""
+    if configured:
+        return configured
     path = data_dir / SECRET_FILE
     if path.exists():
         return path.read_text().strip()
@@ -91,6 +93,8 @@ def run_cluster(plan: ClusterPlan, announce: Callable[[list[str]], None]) -> int
         NINEFOLD_ROOT_ACCESS_KEY=plan.access_key,
         NINEFOLD_ROOT_SECRET_KEY=plan.secret_key,
     )
+    if plan.config_file:
+        env["NINEFOLD_CONFIG"] = str(Path(plan.config_file).resolve())
     logs = plan.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     procs: list[subprocess.Popen[bytes]] = []

@@ -18,10 +18,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ninefold.cli.wiring import open_meta
+from ninefold.cli.compose import ClusterMap, open_meta
 from ninefold.erasure.scheme import Scheme
-from ninefold.meta.models import ClusterMap
-from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.placement.durability import (
     HOURS_PER_YEAR,
     ClusterInputs,
@@ -158,7 +156,7 @@ async def _read_embedded(data_dir: Path) -> tuple[Layout, float]:
     )
     if not drives:
         raise ValueError(f"no drive directories under {drives_dir}")
-    meta = await SqliteMetaStore.open(meta_path)
+    meta = await open_meta(str(meta_path))
     try:
         status = await meta.get_job_status()
     finally:

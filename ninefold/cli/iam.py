@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ninefold.cli.wiring import open_meta
+from ninefold.cli.compose import open_meta
 from ninefold.core import errors
 from ninefold.domain.iam import IamService, check_name
 from ninefold.iam.policy import parse_policy

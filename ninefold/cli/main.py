@@ -1,4 +1,10 @@
-"""The ``ninefold`` command line."""
+"""The ``ninefold`` command line.
+
+Every role command (``server``, ``gateway``, ``worker``, ``node``, ``cluster up``) turns its
+flags into ``SECTION.FIELD`` values and builds the one ``Config`` (``cli.config``: flag > env >
+TOML > default); ``ninefold config show [ROLE ...]`` runs the same commands' option handling and
+prints the result instead of running.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import logging
 import os
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,30 +23,110 @@ import typer
 from rich.console import Console
 
 from ninefold.cli.cluster import ClusterPlan, load_or_create_cluster_secret, run_cluster
+from ninefold.cli.compose import ClusterMap, MetaStore, NodeRecord, open_meta, prepare_data_dir
 from ninefold.cli.config import (
-    RootCredentials,
-    ServerConfig,
+    CONFIG_ENV,
+    ROLES,
+    Config,
+    ConfigError,
+    default_of,
+    help_of,
+    load_config,
     load_or_create_credentials,
-    parse_address,
+    render_config,
+    with_section,
 )
-from ninefold.cli.embedded import prepare_data_dir, supervise
-from ninefold.cli.gateway import GatewayConfig, run_gateway
+from ninefold.cli.embedded import endpoint, supervise
+from ninefold.cli.gateway import run_gateway
 from ninefold.cli.heal import heal_view
 from ninefold.cli.iam import group_app, key_app, policy_app, user_app
 from ninefold.cli.maptable import cluster_map_table
-from ninefold.cli.node import cluster_secret, run_node
-from ninefold.cli.wiring import open_meta
-from ninefold.cli.worker import WorkerConfig, run_worker
-from ninefold.meta.models import ClusterMap, NodeRecord
-from ninefold.meta.store import MetaStore
+from ninefold.cli.node import run_node
+from ninefold.cli.worker import run_worker
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Ninefold object store.")
 
 
-#: the scrubber's default pace: a background check, not a load (1 TB in ~5.5 hours)
-SCRUB_MB_PER_S = 50.0
+def _shown_default(value: object) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def _flag(key: str, *names: str, help: str | None = None) -> Any:
+    """A flag for setting ``key``: its default and help come from the settings class."""
+    text = help or (help_of(key)[:1].upper() + help_of(key)[1:] + ".")
+    text += f" (default: {_shown_default(default_of(key))})"
+    return typer.Option(*names, help=text, show_default=False)
+
+
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help=f"TOML configuration file (default: ${CONFIG_ENV}, else none).",
+        show_default=False,
+    ),
+]
+SetFlag = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="SECTION.FIELD=VALUE",
+        help="Set any setting (repeatable); `ninefold config show` lists them.",
+        show_default=False,
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _ShowRequest:
+    """Put in the context by ``config show``: the role command prints instead of running."""
+
+    config_file: Path | None
+    sets: tuple[str, ...]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"ninefold: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _load(
+    ctx: typer.Context,
+    flags: Mapping[str, object],
+    config_file: Path | None,
+    sets: list[str] | None,
+) -> Config:
+    show = ctx.obj if isinstance(ctx.obj, _ShowRequest) else None
+    if show is not None:
+        config_file = config_file or show.config_file
+        sets = [*show.sets, *(sets or [])]
+    try:
+        return load_config(
+            environ=os.environ,
+            flags=flags,
+            sets=sets or (),
+            config_file=str(config_file) if config_file else None,
+        )
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _shown(ctx: typer.Context, config: Config, role: str) -> bool:
+    """Under ``config show``: print ``role``'s settings and report True."""
+    if not isinstance(ctx.obj, _ShowRequest):
+        return False
+    typer.echo(render_config(config, ROLES[role]))
+    return True
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
 
 @app.callback()
@@ -49,133 +136,150 @@ def _root() -> None:
 
 @app.command()
 def server(
-    data_dir: Annotated[Path, typer.Argument(help="Directory for metadata and the drives.")],
-    address: Annotated[str, typer.Option(help="HOST:PORT to listen on.")] = "127.0.0.1:9000",
-    drives: Annotated[int, typer.Option(min=9, help="Number of drive directories.")] = 9,
-    workers: Annotated[int, typer.Option(min=0, help="Server processes (0: one per core).")] = 0,
-    tls_cert: Annotated[str | None, typer.Option(help="PEM certificate: serve HTTPS.")] = None,
-    tls_key: Annotated[str | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
-    domain: Annotated[
-        str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Directory for metadata and the drives ([server] data_dir).", show_default=False
+        ),
     ] = None,
-    region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
-    scrub_mb_per_s: Annotated[
-        float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
-    ] = SCRUB_MB_PER_S,
+    address: Annotated[str | None, _flag("server.address", "--address")] = None,
+    drives: Annotated[int | None, _flag("server.drives", "--drives")] = None,
+    workers: Annotated[int | None, _flag("server.workers", "--workers")] = None,
+    tls_cert: Annotated[str | None, _flag("server.tls_cert", "--tls-cert")] = None,
+    tls_key: Annotated[str | None, _flag("server.tls_key", "--tls-key")] = None,
+    domain: Annotated[
+        str | None,
+        _flag("s3.domain", "--domain", help="Base domain for virtual-hosted-style addressing."),
+    ] = None,
+    region: Annotated[
+        str | None, _flag("s3.region", "--region", help="Region this endpoint reports.")
+    ] = None,
+    scrub_mb_per_s: Annotated[float | None, _flag("scrub.mb_per_s", "--scrub-mb-per-s")] = None,
+    config_file: ConfigFile = None,
+    set_: SetFlag = None,
 ) -> None:
-    """Run the embedded S3 server: 6+3 erasure coding over local drive directories."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if bool(tls_cert) != bool(tls_key):
-        raise typer.BadParameter("--tls-cert and --tls-key go together")
-    for path in (tls_cert, tls_key):
+    """Run the embedded S3 server: 6+3 erasure coding over local drive directories, with
+    every background job of a cluster worker."""
+    flags = {
+        "server.data_dir": str(data_dir) if data_dir is not None else None,
+        "server.address": address,
+        "server.drives": drives,
+        "server.workers": workers,
+        "server.tls_cert": tls_cert,
+        "server.tls_key": tls_key,
+        "s3.domain": domain,
+        "s3.region": region,
+        "scrub.mb_per_s": scrub_mb_per_s,
+    }
+    config = _load(ctx, flags, config_file, set_)
+    if _shown(ctx, config, "server"):
+        return
+    _logging()
+    if config.server.data_dir is None:
+        raise _fail("the server needs a data directory: DATA_DIR, or [server] data_dir")
+    for path in (config.server.tls_cert, config.server.tls_key):
         if path and not Path(path).is_file():
-            raise typer.BadParameter(f"no such file: {path}")
-    try:
-        host, port = parse_address(address)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        credentials, generated = load_or_create_credentials(data_dir)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    config = ServerConfig(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        drives=drives,
-        workers=workers or os.cpu_count() or 1,
-        region=region,
-        domain=domain,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        credentials=credentials,
-        scrub_max_bytes_per_s=scrub_mb_per_s * 1e6 or None,
+            raise _fail(f"no such file: {path}")
+    data = Path(config.server.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    credentials, origin = load_or_create_credentials(data, config.root)
+    if origin == "configured":
+        origin = {"env": "the environment", "toml": "the config file"}.get(
+            config.sources["root.access_key"], "the command line"
+        )
+    config = with_section(
+        config,
+        "server",
+        data_dir=str(data),
+        workers=config.server.workers or os.cpu_count() or 1,
     )
     asyncio.run(prepare_data_dir(config))
 
     def announce() -> None:
-        origin = "generated, stored in" if generated else "from"
-        source = (
-            "the environment"
-            if "NINEFOLD_ROOT_ACCESS_KEY" in os.environ
-            else f"{origin} {data_dir / 'credentials.json'}"
-        )
-        typer.echo(f"Ninefold S3 endpoint: {config.endpoint}")
+        typer.echo(f"Ninefold S3 endpoint: {endpoint(config)}")
         typer.echo(f"  AccessKey: {credentials.access_key}")
-        typer.echo(f"  SecretKey: {credentials.secret_key}   ({source})")
+        typer.echo(f"  SecretKey: {credentials.secret_key}   ({origin})")
         typer.echo(
-            f"  Data: {data_dir} ({drives} drives, erasure coding 6+3), "
-            f"{config.workers} server processes. Ctrl-C stops."
+            f"  Data: {data} ({config.server.drives} drives, erasure coding 6+3), "
+            f"{config.server.workers} server processes. Ctrl-C stops."
         )
 
-    raise typer.Exit(supervise(config, announce))
+    raise typer.Exit(supervise(config, credentials, announce))
 
 
 @app.command()
 def node(
-    listen: Annotated[str, typer.Option(help="HOST:PORT to serve the cluster on.")],
-    drive: Annotated[list[Path], typer.Option(help="A drive directory (repeat for more).")],
-    node_id: Annotated[str, typer.Option(help="This node's id in the cluster map.")],
-    zone: Annotated[str, typer.Option(help="Failure domain (availability zone).")] = "default",
+    ctx: typer.Context,
+    listen: Annotated[str | None, _flag("node.listen", "--listen")] = None,
+    drive: Annotated[
+        list[Path] | None,
+        _flag("node.drives", "--drive", help="A drive directory (repeat for more)."),
+    ] = None,
+    node_id: Annotated[str | None, _flag("node.id", "--node-id")] = None,
+    zone: Annotated[str | None, _flag("node.zone", "--zone")] = None,
+    config_file: ConfigFile = None,
+    set_: SetFlag = None,
 ) -> None:
     """Run a storage node: serve its drives' fragments to the cluster (HMAC-signed requests;
     the shared secret comes from NINEFOLD_CLUSTER_SECRET)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    flags = {
+        "node.listen": listen,
+        "node.drives": [str(d) for d in drive] if drive else None,
+        "node.id": node_id,
+        "node.zone": zone,
+    }
+    config = _load(ctx, flags, config_file, set_)
+    if _shown(ctx, config, "node"):
+        return
+    _logging()
     try:
-        parse_address(listen)
-        run_node(listen, [d.resolve() for d in drive], node_id, zone)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        run_node(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
 def gateway(
-    meta: Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite file path.")],
-    listen: Annotated[str, typer.Option(help="HOST:PORT to serve S3 on.")] = "127.0.0.1:9000",
+    ctx: typer.Context,
+    meta: Annotated[str | None, _flag("meta.dsn", "--meta")] = None,
+    listen: Annotated[str | None, _flag("gateway.listen", "--listen")] = None,
     domain: Annotated[
-        str | None, typer.Option(help="Base domain for virtual-hosted-style bucket addressing.")
+        str | None,
+        _flag("s3.domain", "--domain", help="Base domain for virtual-hosted-style addressing."),
     ] = None,
-    region: Annotated[str, typer.Option(help="Region this endpoint reports.")] = "us-east-1",
-    cache: Annotated[
-        str | None, typer.Option(help="redis://... shared cache for every gateway (optional).")
+    region: Annotated[
+        str | None, _flag("s3.region", "--region", help="Region this endpoint reports.")
     ] = None,
-    cache_namespace: Annotated[
-        str, typer.Option(help="Key prefix in Redis; the same on every gateway of a cluster.")
-    ] = "ninefold",
-    workers: Annotated[int, typer.Option(min=0, help="Server processes (0: one per core).")] = 1,
+    cache: Annotated[str | None, _flag("cache.url", "--cache")] = None,
+    cache_namespace: Annotated[str | None, _flag("cache.namespace", "--cache-namespace")] = None,
+    workers: Annotated[int | None, _flag("gateway.workers", "--workers")] = None,
+    config_file: ConfigFile = None,
+    set_: SetFlag = None,
 ) -> None:
     """Run a stateless S3 gateway over the cluster (nodes from the cluster map in metadata).
 
     Root keys come from NINEFOLD_ROOT_ACCESS_KEY / NINEFOLD_ROOT_SECRET_KEY (the same on every
-    gateway), the node secret from NINEFOLD_CLUSTER_SECRET."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    access = os.environ.get("NINEFOLD_ROOT_ACCESS_KEY")
-    secret = os.environ.get("NINEFOLD_ROOT_SECRET_KEY")
-    if not access or not secret:
-        raise typer.BadParameter(
-            "set NINEFOLD_ROOT_ACCESS_KEY and NINEFOLD_ROOT_SECRET_KEY for the gateway"
-        )
+    gateway), the node secret from NINEFOLD_CLUSTER_SECRET (or the config file)."""
+    flags = {
+        "meta.dsn": meta,
+        "gateway.listen": listen,
+        "s3.domain": domain,
+        "s3.region": region,
+        "cache.url": cache,
+        "cache.namespace": cache_namespace,
+        "gateway.workers": workers,
+    }
+    config = _load(ctx, flags, config_file, set_)
+    if _shown(ctx, config, "gateway"):
+        return
+    _logging()
+    config = with_section(config, "gateway", workers=config.gateway.workers or os.cpu_count() or 1)
     try:
-        host, port = parse_address(listen)
-        config = GatewayConfig(
-            meta_dsn=meta,
-            host=host,
-            port=port,
-            region=region,
-            domain=domain,
-            credentials=RootCredentials(access, secret),
-            cluster_secret=cluster_secret(),
-            cache_url=cache,
-            cache_namespace=cache_namespace,
-            workers=workers or os.cpu_count() or 1,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if cache is not None and not cache.startswith(("redis://", "rediss://", "unix://")):
-        raise typer.BadParameter("--cache takes a redis://, rediss:// or unix:// URL")
-    raise typer.Exit(run_gateway(config))
+        code = run_gateway(config)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
 
 
 admin = typer.Typer(no_args_is_help=True, help="Administer a cluster.")
@@ -231,6 +335,7 @@ def heal_status(
 
 @admin.command("durability")
 def admin_durability(
+    ctx: typer.Context,
     meta: Annotated[
         str | None, typer.Option(help="A cluster's metadata: postgresql://... or a SQLite path.")
     ] = None,
@@ -251,16 +356,24 @@ def admin_durability(
         float, typer.Option(help="Repair rate to assume while none was measured, MB/s.")
     ] = 50.0,
     lost_after_s: Annotated[
-        float, typer.Option(min=0.0, help="Detection delay before repair starts, seconds.")
-    ] = 300.0,
+        float | None,
+        _flag(
+            "repair.lost_after_s",
+            "--lost-after-s",
+            help="Detection delay before repair starts, seconds (the repair worker's setting).",
+        ),
+    ] = None,
     chunks: Annotated[
         int | None, typer.Option(min=0, help="Chunks stored (caps the placement groups).")
     ] = None,
+    config_file: ConfigFile = None,
 ) -> None:
     """Annual durability (nines) of the cluster: a Markov model over k, m, drives, zones, an
     assumed failure rate and the repair rate measured here (docs/durability.md)."""
     from ninefold.cli.durability import Assumptions, durability_command
 
+    config = _load(ctx, {"repair.lost_after_s": lost_after_s}, config_file, None)
+    lost_after_s = config.repair.lost_after_s
     try:
         assumptions = Assumptions.from_options(
             scheme, afr, zone_afr, device_tb, used_bytes, assume_repair_mb_s, lost_after_s, chunks
@@ -336,61 +449,86 @@ app.add_typer(cluster, name="cluster")
 
 @cluster.command("up")
 def cluster_up(
-    data_dir: Annotated[Path, typer.Argument(help="Directory for node drives, logs, metadata.")],
-    nodes: Annotated[int, typer.Option(min=4, help="Storage node processes.")] = 9,
-    zones: Annotated[int, typer.Option(min=1, help="Zones the nodes are spread over.")] = 3,
-    drives: Annotated[int, typer.Option(min=1, help="Drives per node.")] = 1,
-    gateways: Annotated[int, typer.Option(min=1, help="Gateway processes.")] = 2,
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Directory for node drives, logs, metadata ([cluster_up] data_dir).",
+            show_default=False,
+        ),
+    ] = None,
+    nodes: Annotated[int | None, _flag("cluster_up.nodes", "--nodes")] = None,
+    zones: Annotated[int | None, _flag("cluster_up.zones", "--zones")] = None,
+    drives: Annotated[int | None, _flag("cluster_up.drives", "--drives")] = None,
+    gateways: Annotated[int | None, _flag("cluster_up.gateways", "--gateways")] = None,
     gateway_workers: Annotated[
-        int, typer.Option(min=0, help="Server processes per gateway (0: one per core).")
-    ] = 1,
+        int | None, _flag("cluster_up.gateway_workers", "--gateway-workers")
+    ] = None,
     meta: Annotated[
-        str | None, typer.Option(help="postgresql://... (default: SQLite in DATA_DIR).")
+        str | None,
+        _flag("meta.dsn", "--meta", help="postgresql://... (default: SQLite in DATA_DIR)."),
     ] = None,
-    node_base_port: Annotated[int, typer.Option(help="Node i listens on this + i.")] = 7000,
-    gateway_port: Annotated[int, typer.Option(help="Gateway g listens on this + g.")] = 9000,
-    cache: Annotated[
-        str | None, typer.Option(help="redis://... cache shared by the gateways (optional).")
+    node_base_port: Annotated[
+        int | None, _flag("cluster_up.node_base_port", "--node-base-port")
     ] = None,
+    gateway_port: Annotated[int | None, _flag("cluster_up.gateway_port", "--gateway-port")] = None,
+    cache: Annotated[str | None, _flag("cache.url", "--cache")] = None,
+    config_file: ConfigFile = None,
+    set_: SetFlag = None,
 ) -> None:
-    """Start nodes, register them in the cluster map, start gateways; Ctrl-C stops it all."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    data_dir = data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        credentials, _ = load_or_create_credentials(data_dir)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    if cache is not None and not cache.startswith(("redis://", "rediss://", "unix://")):
-        raise typer.BadParameter("--cache takes a redis://, rediss:// or unix:// URL")
-    secret = load_or_create_cluster_secret(data_dir)
-    if nodes * drives < 9:
-        raise typer.BadParameter("6+3 erasure coding needs at least 9 drives in the cluster")
+    """Start nodes, register them in the cluster map, start a worker and the gateways;
+    Ctrl-C stops it all. The processes get the same config file (NINEFOLD_CONFIG)."""
+    flags = {
+        "cluster_up.data_dir": str(data_dir) if data_dir is not None else None,
+        "cluster_up.nodes": nodes,
+        "cluster_up.zones": zones,
+        "cluster_up.drives": drives,
+        "cluster_up.gateways": gateways,
+        "cluster_up.gateway_workers": gateway_workers,
+        "meta.dsn": meta,
+        "cluster_up.node_base_port": node_base_port,
+        "cluster_up.gateway_port": gateway_port,
+        "cache.url": cache,
+    }
+    config = _load(ctx, flags, config_file, set_)
+    if _shown(ctx, config, "cluster-up"):
+        return
+    _logging()
+    up = config.cluster_up
+    if up.data_dir is None:
+        raise _fail("cluster up needs a data directory: DATA_DIR, or [cluster_up] data_dir")
+    if up.nodes * up.drives < 9:
+        raise _fail("6+3 erasure coding needs at least 9 drives in the cluster")
+    data = Path(up.data_dir).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    credentials, _ = load_or_create_credentials(data, config.root)
+    secret = load_or_create_cluster_secret(data, config.cluster.secret)
     plan = ClusterPlan(
-        data_dir=data_dir,
-        nodes=nodes,
-        zones=zones,
-        drives_per_node=drives,
-        gateways=gateways,
-        gateway_workers=gateway_workers or os.cpu_count() or 1,
-        meta_dsn=meta or str(data_dir / "meta.db"),
-        node_base_port=node_base_port,
-        gateway_base_port=gateway_port,
+        data_dir=data,
+        nodes=up.nodes,
+        zones=up.zones,
+        drives_per_node=up.drives,
+        gateways=up.gateways,
+        gateway_workers=up.gateway_workers or os.cpu_count() or 1,
+        meta_dsn=config.meta.dsn or str(data / "meta.db"),
+        node_base_port=up.node_base_port,
+        gateway_base_port=up.gateway_port,
         access_key=credentials.access_key,
         secret_key=credentials.secret_key,
         cluster_secret=secret,
-        cache_url=cache,
+        cache_url=config.cache.url,
         # one namespace per cluster, stable across restarts: clusters may share a Redis
         cache_namespace="ninefold-" + hashlib.sha256(secret.encode()).hexdigest()[:12],
+        config_file=config.config_file,
     )
 
     def announce(endpoints: list[str]) -> None:
         typer.echo(
-            f"Ninefold cluster: {nodes} nodes in {zones} zones, metadata {plan.meta_dsn}, "
-            f"cache {cache or 'none'}"
+            f"Ninefold cluster: {up.nodes} nodes in {up.zones} zones, metadata "
+            f"{plan.meta_dsn}, cache {config.cache.url or 'none'}"
         )
-        for endpoint in endpoints:
-            typer.echo(f"Ninefold S3 endpoint: {endpoint}")
+        for url in endpoints:
+            typer.echo(f"Ninefold S3 endpoint: {url}")
         typer.echo(f"  AccessKey: {credentials.access_key}")
         typer.echo(f"  SecretKey: {credentials.secret_key}")
         typer.echo("Ctrl-C stops the cluster.")
@@ -406,77 +544,98 @@ def cluster_up(
 
 @app.command()
 def worker(
-    meta: Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite file path.")],
+    ctx: typer.Context,
+    meta: Annotated[str | None, _flag("meta.dsn", "--meta")] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Run every job one round, then exit.")
     ] = False,
     health_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two health probes of every node.")
-    ] = 1.0,
-    down_after_s: Annotated[
-        float, typer.Option(min=0.1, help="A node silent this many seconds is marked down.")
-    ] = 3.0,
-    gc_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two garbage-collection rounds.")
-    ] = 10.0,
+        float | None, _flag("health.interval_s", "--health-interval-s")
+    ] = None,
+    down_after_s: Annotated[float | None, _flag("health.down_after_s", "--down-after-s")] = None,
+    gc_interval_s: Annotated[float | None, _flag("gc.interval_s", "--gc-interval-s")] = None,
     gc_grace_s: Annotated[
-        float, typer.Option(min=0.0, help="Keep fragments of replaced versions this long.")
-    ] = 30.0,
+        float | None,
+        _flag(
+            "coordinator.gc_grace_s",
+            "--gc-grace-s",
+            help="Keep fragments of replaced versions this long (seconds).",
+        ),
+    ] = None,
     repair_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two repair rounds.")
-    ] = 2.0,
-    lost_after_s: Annotated[
-        float,
-        typer.Option(min=0.0, help="A node down this long is lost: rebuild its fragments."),
-    ] = 300.0,
-    repair_mb_per_s: Annotated[
-        float, typer.Option(min=0.0, help="Repair throttle in MB/s (0: unthrottled).")
-    ] = 0.0,
+        float | None, _flag("repair.interval_s", "--repair-interval-s")
+    ] = None,
+    lost_after_s: Annotated[float | None, _flag("repair.lost_after_s", "--lost-after-s")] = None,
+    repair_mb_per_s: Annotated[float | None, _flag("repair.mb_per_s", "--repair-mb-per-s")] = None,
     scrub_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two scrub rounds.")
-    ] = 10.0,
-    scrub_mb_per_s: Annotated[
-        float, typer.Option(min=0.0, help="Scrub throttle in MB/s (0: unthrottled).")
-    ] = SCRUB_MB_PER_S,
-    orphan_grace_s: Annotated[
-        float,
-        typer.Option(min=0.0, help="Delete unreferenced fragments this long after first seen."),
-    ] = 3600.0,
+        float | None, _flag("scrub.interval_s", "--scrub-interval-s")
+    ] = None,
+    scrub_mb_per_s: Annotated[float | None, _flag("scrub.mb_per_s", "--scrub-mb-per-s")] = None,
+    orphan_grace_s: Annotated[float | None, _flag("orphan.grace_s", "--orphan-grace-s")] = None,
     orphan_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two orphan sweeps.")
-    ] = 60.0,
+        float | None, _flag("orphan.interval_s", "--orphan-interval-s")
+    ] = None,
     rebalance_interval_s: Annotated[
-        float, typer.Option(min=0.1, help="Seconds between two rebalance rounds.")
-    ] = 5.0,
+        float | None, _flag("rebalance.interval_s", "--rebalance-interval-s")
+    ] = None,
     rebalance_mb_per_s: Annotated[
-        float, typer.Option(min=0.0, help="Rebalance throttle in MB/s (0: unthrottled).")
-    ] = 0.0,
+        float | None, _flag("rebalance.mb_per_s", "--rebalance-mb-per-s")
+    ] = None,
+    config_file: ConfigFile = None,
+    set_: SetFlag = None,
 ) -> None:
-    """Run the background jobs (node health, GC, repair, scrub) with leader election:
-    start several, each job runs in one of them at a time. The node secret comes from
-    NINEFOLD_CLUSTER_SECRET."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    """Run the background jobs (node health, GC, repair, scrub, orphans, rebalance) with
+    leader election: start several, each job runs in one of them at a time. The node secret
+    comes from NINEFOLD_CLUSTER_SECRET (or the config file)."""
+    flags = {
+        "meta.dsn": meta,
+        "health.interval_s": health_interval_s,
+        "health.down_after_s": down_after_s,
+        "gc.interval_s": gc_interval_s,
+        "coordinator.gc_grace_s": gc_grace_s,
+        "repair.interval_s": repair_interval_s,
+        "repair.lost_after_s": lost_after_s,
+        "repair.mb_per_s": repair_mb_per_s,
+        "scrub.interval_s": scrub_interval_s,
+        "scrub.mb_per_s": scrub_mb_per_s,
+        "orphan.grace_s": orphan_grace_s,
+        "orphan.interval_s": orphan_interval_s,
+        "rebalance.interval_s": rebalance_interval_s,
+        "rebalance.mb_per_s": rebalance_mb_per_s,
+    }
+    config = _load(ctx, flags, config_file, set_)
+    if _shown(ctx, config, "worker"):
+        return
+    _logging()
     try:
-        config = WorkerConfig(
-            meta_dsn=meta,
-            cluster_secret=cluster_secret(),
-            health_interval_s=health_interval_s,
-            down_after_s=down_after_s,
-            gc_interval_s=gc_interval_s,
-            gc_grace_s=gc_grace_s,
-            repair_interval_s=repair_interval_s,
-            lost_after_s=lost_after_s,
-            repair_max_bytes_per_s=repair_mb_per_s * 1e6 or None,
-            scrub_interval_s=scrub_interval_s,
-            scrub_max_bytes_per_s=scrub_mb_per_s * 1e6 or None,
-            orphan_grace_s=orphan_grace_s,
-            orphan_interval_s=orphan_interval_s,
-            rebalance_interval_s=rebalance_interval_s,
-            rebalance_max_bytes_per_s=rebalance_mb_per_s * 1e6 or None,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    raise typer.Exit(run_worker(config, once=once))
+        code = run_worker(config, once=once)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    raise typer.Exit(code)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="Ninefold's configuration.")
+show_app = typer.Typer(
+    help="Print every effective setting: value, source (default | toml | env | flag) and its "
+    "environment variable. With a ROLE and that command's flags: the settings that command "
+    "would run with."
+)
+config_app.add_typer(show_app, name="show")
+app.add_typer(config_app, name="config")
+
+
+@show_app.callback(invoke_without_command=True)
+def config_show(ctx: typer.Context, config_file: ConfigFile = None, set_: SetFlag = None) -> None:
+    ctx.obj = _ShowRequest(config_file, tuple(set_ or ()))
+    if ctx.invoked_subcommand is None:
+        typer.echo(render_config(_load(ctx, {}, None, None)))
+
+
+show_app.command("server", help="The embedded server's settings.")(server)
+show_app.command("gateway", help="A gateway's settings.")(gateway)
+show_app.command("worker", help="A worker's settings.")(worker)
+show_app.command("node", help="A storage node's settings.")(node)
+show_app.command("cluster-up", help="`cluster up`'s settings.")(cluster_up)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ninefold.domain.models import ClusterMap
+from ninefold.cli.compose import ClusterMap
 
 __all__ = ["cluster_map_table", "seen_ago"]
 

@@ -3,41 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from aiohttp import web
 
-from ninefold.cli.config import parse_address
-from ninefold.node.app import NodeSettings, make_node_app
-from ninefold.node.disk import DiskFragmentStore
+from ninefold.cli.compose import compose_node
+from ninefold.cli.config import Config, parse_address
 
-__all__ = ["cluster_secret", "run_node"]
-
-
-def cluster_secret() -> bytes:
-    """The cluster secret from NINEFOLD_CLUSTER_SECRET (every member must share it)."""
-    secret = os.environ.get("NINEFOLD_CLUSTER_SECRET", "")
-    if len(secret) < 16:
-        raise ValueError("set NINEFOLD_CLUSTER_SECRET (at least 16 characters) on every member")
-    return secret.encode()
+__all__ = ["run_node"]
 
 
-async def _serve(address: str, drives: list[Path], settings: NodeSettings) -> None:
-    host, port = parse_address(address)
-    executor = ThreadPoolExecutor(16, thread_name_prefix="io")
-    stores = {}
-    for i, drive in enumerate(drives, start=1):
-        drive.mkdir(parents=True, exist_ok=True)
-        stores[f"d{i}"] = DiskFragmentStore(f"{settings.node_id}:d{i}", drive, executor)
-    runner = web.AppRunner(make_node_app(settings, stores), access_log=None)
+async def _serve(config: Config) -> None:
+    app, executor = compose_node(config)
+    host, port = parse_address(str(config.node.listen))
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     print(
-        f"Ninefold node {settings.node_id} (zone {settings.zone}) on {host}:{port}, "
-        f"{len(stores)} drives",
+        f"Ninefold node {config.node.id} (zone {config.node.zone}) on {host}:{port}, "
+        f"{len(config.node.drives)} drives",
         flush=True,
     )
     stop = asyncio.Event()
@@ -49,6 +33,5 @@ async def _serve(address: str, drives: list[Path], settings: NodeSettings) -> No
     executor.shutdown(wait=True)
 
 
-def run_node(address: str, drives: list[Path], node_id: str, zone: str) -> None:
-    settings = NodeSettings(node_id=node_id, zone=zone, secret=cluster_secret())
-    asyncio.run(_serve(address, drives, settings))
+def run_node(config: Config) -> None:
+    asyncio.run(_serve(config))

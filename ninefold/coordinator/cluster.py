@@ -1,6 +1,6 @@
 """ClusterView: the fragment stores the coordinator may use, as one immutable value.
 
-A view is built from the cluster map (``cli/wiring.py``) or from local drives (the embedded
+A view is built from the cluster map (``cli/compose.py``) or from local drives (the embedded
 server) and handed to :class:`~ninefold.coordinator.chunks.ChunkIO`, which swaps it whole when
 the map changes. Every chunk operation takes the view once when it starts and uses that one
 throughout, so a map change mid-operation never mixes two maps' stores.

@@ -7,6 +7,7 @@ part later, so a GET that started on the old version still finds its fragments.
 from __future__ import annotations
 
 from ninefold.domain.objects import ObjectService
+from ninefold.workers.settings import GcSettings
 
 __all__ = ["GcWorker"]
 
@@ -14,10 +15,10 @@ __all__ = ["GcWorker"]
 class GcWorker:
     name = "gc"
 
-    def __init__(self, objects: ObjectService, *, batch: int = 500, max_batches: int = 20) -> None:
+    def __init__(self, objects: ObjectService, settings: GcSettings) -> None:
         self._objects = objects
-        self._batch = batch
-        self._max_batches = max_batches
+        self._batch = settings.batch
+        self._max_batches = settings.max_batches
 
     async def run_once(self) -> int:
         total = 0

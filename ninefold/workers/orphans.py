@@ -19,6 +19,7 @@ from ninefold.coordinator.chunks import ChunkIO
 from ninefold.core.errors import StorageError
 from ninefold.fragments.protocol import FragmentId
 from ninefold.meta.store import MetaStore
+from ninefold.workers.settings import OrphanSettings
 
 __all__ = ["OrphanCollector"]
 
@@ -28,10 +29,10 @@ log = logging.getLogger("ninefold.orphans")
 class OrphanCollector:
     name = "orphans"
 
-    def __init__(self, meta: MetaStore, io: ChunkIO, *, grace_s: float = 3600.0) -> None:
+    def __init__(self, meta: MetaStore, io: ChunkIO, settings: OrphanSettings) -> None:
         self.meta = meta
         self.io = io
-        self.grace_s = grace_s
+        self.grace_s = settings.grace_s
         #: (store id, fragment) -> when it was first seen unreferenced
         self._candidates: dict[tuple[str, FragmentId], float] = {}
         self.deleted = 0

@@ -22,10 +22,13 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.repair import fragment_blocks, move_fragments
 from ninefold.core.errors import StorageError
 from ninefold.fragments.records import ChunkRecord
+from ninefold.meta.store import MetaStore
 from ninefold.placement.rendezvous import place
+from ninefold.workers.settings import RebalanceSettings
 from ninefold.workers.walk import ChunkWalker
 
 __all__ = ["Rebalancer"]
@@ -36,6 +39,15 @@ log = logging.getLogger("ninefold.rebalance")
 class Rebalancer(ChunkWalker):
     name = "rebalance"
     counters = ("fragments_moved", "bytes_moved", "chunks_checked", "moved_in_pass")
+
+    def __init__(self, meta: MetaStore, io: ChunkIO, settings: RebalanceSettings) -> None:
+        super().__init__(
+            meta,
+            io,
+            chunks_per_round=settings.chunks_per_round,
+            concurrency=settings.concurrency,
+            max_bytes_per_s=settings.max_bytes_per_s,
+        )
 
     def plan(self, record: ChunkRecord) -> dict[int, str]:
         """Fragment index -> store it should move to (empty: nothing to do, or not now)."""

@@ -38,6 +38,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import ClusterMap
 from ninefold.meta.store import MetaStore
 from ninefold.placement.rendezvous import place_replacements
+from ninefold.workers.settings import RepairSettings
 
 __all__ = ["RepairStats", "RepairWorker"]
 
@@ -80,18 +81,14 @@ class RepairWorker:
         self,
         meta: MetaStore,
         io: ChunkIO,
-        *,
-        batch: int = 64,
-        concurrency: int = 4,
-        lost_after_s: float = 60.0,
-        max_bytes_per_s: float | None = None,
+        settings: RepairSettings,
     ) -> None:
         self.meta = meta
         self.io = io
-        self.batch = batch
-        self.concurrency = concurrency
-        self.lost_after_s = lost_after_s
-        self.max_bytes_per_s = max_bytes_per_s
+        self.batch = settings.batch
+        self.concurrency = settings.concurrency
+        self.lost_after_s = settings.lost_after_s
+        self.max_bytes_per_s = settings.max_bytes_per_s
         self.stats = RepairStats()
         self._map: ClusterMap | None = None
         #: nodes whose chunks were already swept onto the queue (node id -> last_seen swept)

@@ -22,6 +22,7 @@ from ninefold.coordinator.repair import verify_fragment
 from ninefold.core.errors import StorageError
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.store import MetaStore
+from ninefold.workers.settings import ScrubSettings
 from ninefold.workers.walk import ChunkWalker
 
 __all__ = ["Scrubber"]
@@ -33,11 +34,14 @@ class Scrubber(ChunkWalker):
     name = "scrub"
     counters = ("fragments_checked", "bytes_checked", "bad_found", "chunks_checked")
 
-    def __init__(self, meta: MetaStore, io: ChunkIO, **kwargs: Any) -> None:
-        # one chunk at a time: a paced background check needs no parallelism, and 4 chunks of
-        # 9 fragments with 16-block reads each held ~150 MB (a 5 GiB GET peaked at 423 MB RSS)
-        kwargs.setdefault("concurrency", 1)
-        super().__init__(meta, io, **kwargs)
+    def __init__(self, meta: MetaStore, io: ChunkIO, settings: ScrubSettings) -> None:
+        super().__init__(
+            meta,
+            io,
+            chunks_per_round=settings.chunks_per_round,
+            concurrency=settings.concurrency,
+            max_bytes_per_s=settings.max_bytes_per_s,
+        )
         self._bad: list[str] = []
 
     async def check_fragment(self, record: ChunkRecord, index: int) -> tuple[bool, int]:

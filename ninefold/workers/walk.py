@@ -30,9 +30,9 @@ class ChunkWalker:
         meta: MetaStore,
         io: ChunkIO,
         *,
-        chunks_per_round: int = 200,
-        concurrency: int = 4,
-        max_bytes_per_s: float | None = None,
+        chunks_per_round: int,
+        concurrency: int,
+        max_bytes_per_s: float | None,
     ) -> None:
         self.meta = meta
         self.io = io

@@ -18,9 +18,10 @@ from typing import Any
 
 import aiohttp
 
-from ninefold.cli.wiring import open_meta, stores_from_map
+from ninefold.cli.compose import open_meta, stores_from_map
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.workers.scrub import Scrubber
+from ninefold.workers.settings import ScrubSettings
 from tests.cluster.test_gateways import SECRET, make_gateway, register
 from tests.support.node import BIN, GatewayProc, NodeProc
 from tests.support.worker import WorkerProc
@@ -34,7 +35,7 @@ async def verify_every_chunk(meta_dsn: str) -> tuple[int, int, list[str]]:
     meta = await open_meta(meta_dsn)
     async with aiohttp.ClientSession() as session:
         io = ChunkIO(stores_from_map(await meta.get_cluster_map(), SECRET.encode(), session))
-        scrubber = Scrubber(meta, io)
+        scrubber = Scrubber(meta, io, ScrubSettings(mb_per_s=0.0))
         chunks, fragments, bad, after = 0, 0, [], ""
         while batch := await meta.list_chunks(after, 500):
             for record in batch:

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from ninefold.cli.wiring import open_meta, stores_from_map
+from ninefold.cli.compose import open_meta, stores_from_map
 from ninefold.placement.rendezvous import place
 from tests.cluster.test_gateways import SECRET, make_gateway
 from tests.support.node import BIN, GatewayProc, NodeProc

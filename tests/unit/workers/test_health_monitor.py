@@ -19,6 +19,7 @@ from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.node.app import NodeSettings, make_node_app
 from ninefold.node.disk import DiskFragmentStore
 from ninefold.workers.health import HealthMonitor
+from ninefold.workers.settings import HealthSettings
 from tests.support.server import free_port
 
 SECRET = b"health-secret-" + b"h" * 16
@@ -51,7 +52,10 @@ def test_silent_node_goes_down_and_comes_back(tmp_path: Path) -> None:
         port, dead_port = free_port(), free_port()
         async with aiohttp.ClientSession() as session:
             monitor = HealthMonitor(
-                meta, session, SECRET, interval_s=0.1, down_after_s=0.5, probe_timeout_s=0.3
+                meta,
+                session,
+                SECRET,
+                HealthSettings(interval_s=0.1, down_after_s=0.5, probe_timeout_s=0.3),
             )
             async with node_app(tmp_path / "n1", "n1", port) as url:
                 await meta.put_node(NodeRecord("n1", url, "z", ("d1",)))
@@ -100,7 +104,9 @@ def test_impostors_and_wrong_secrets_do_not_count_as_answers(tmp_path: Path) -> 
             await meta.put_node(NodeRecord("n1", url1, "z", ("d1",)))
             await meta.put_node(NodeRecord("n3", url1, "z", ("d1",)))  # n1 answers there
             await meta.put_node(NodeRecord("n2", url2, "z", ("d1",)))  # refuses our signature
-            monitor = HealthMonitor(meta, session, SECRET, down_after_s=0.3, probe_timeout_s=0.5)
+            monitor = HealthMonitor(
+                meta, session, SECRET, HealthSettings(down_after_s=0.3, probe_timeout_s=0.5)
+            )
             await monitor.run_once()
             await asyncio.sleep(0.4)
             assert await monitor.run_once() == 2
@@ -125,7 +131,9 @@ def test_a_hung_node_costs_a_round_only_the_probe_timeout(tmp_path: Path) -> Non
             NodeRecord("n1", f"http://127.0.0.1:{port}", "z", ("d1",), last_seen=time.time() - 10)
         )
         async with aiohttp.ClientSession() as session:
-            monitor = HealthMonitor(meta, session, SECRET, down_after_s=3.0, probe_timeout_s=0.5)
+            monitor = HealthMonitor(
+                meta, session, SECRET, HealthSettings(down_after_s=3.0, probe_timeout_s=0.5)
+            )
             started = time.monotonic()
             assert await monitor.run_once() == 1
             assert time.monotonic() - started < 2.0

@@ -9,6 +9,7 @@ import random
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from ninefold.coordinator.chunks import ChunkIO
@@ -22,7 +23,11 @@ from ninefold.node.disk import DiskFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
+from ninefold.workers.settings import RepairSettings, ScrubSettings
 from tests.unit.coordinator.test_chunk_pipeline import STRIPE, corrupt, read, write
+
+#: the scrubber at full speed: these tests check what it finds, not its pace
+UNTHROTTLED = ScrubSettings(mb_per_s=0.0)
 
 SIZES = [1, 10, 5000, 200_000, STRIPE + 3, 3 * STRIPE + 77]
 
@@ -72,7 +77,7 @@ class Rig:
 
     async def assert_whole(self) -> None:
         """Every object reads back, every chunk has all its fragments, each valid."""
-        scrubber = Scrubber(self.meta, self.io)
+        scrubber = Scrubber(self.meta, self.io, UNTHROTTLED)
         for key, data in self.data.items():
             record = await self.record(key)
             assert all(record.stores), record
@@ -94,10 +99,10 @@ def test_a_wiped_drive_is_found_by_the_scrubber_and_rebuilt(tmp_path: Path) -> N
         assert on_d3
         shutil.rmtree(rig.stores["d3"].root)
         rig.stores["d3"].root.mkdir()
-        scrubber = Scrubber(rig.meta, rig.io, chunks_per_round=5)
+        scrubber = Scrubber(rig.meta, rig.io, replace(UNTHROTTLED, chunks_per_round=5))
         await rig.scrub_pass(scrubber)
         assert await rig.meta.repair_count() == len(on_d3)
-        worker = RepairWorker(rig.meta, rig.io)
+        worker = RepairWorker(rig.meta, rig.io, RepairSettings())
         await rig.repair_all(worker)
         await rig.assert_whole()
         assert worker.stats.chunks_repaired == len(on_d3)
@@ -126,9 +131,9 @@ def test_rotten_fragments_are_found_and_replaced(tmp_path: Path) -> None:
         # reads never serve the rotten bytes
         for key in rotten:
             assert await read(rig.io, await rig.record(key)) == rig.data[key]
-        await rig.scrub_pass(Scrubber(rig.meta, rig.io))
+        await rig.scrub_pass(Scrubber(rig.meta, rig.io, UNTHROTTLED))
         assert await rig.meta.repair_count() == len(rotten)
-        await rig.repair_all(RepairWorker(rig.meta, rig.io))
+        await rig.repair_all(RepairWorker(rig.meta, rig.io, RepairSettings()))
         await rig.assert_whole()
 
     run(go())
@@ -144,7 +149,7 @@ def test_fragments_missing_since_the_write_are_rebuilt(tmp_path: Path) -> None:
         rig.io.use(live)
         assert "" in (await rig.record("ec")).stores
         assert await rig.meta.repair_count() == 1  # queued by the commit itself (rep had 4)
-        await rig.repair_all(RepairWorker(rig.meta, rig.io))
+        await rig.repair_all(RepairWorker(rig.meta, rig.io, RepairSettings()))
         await rig.assert_whole()
 
     run(go())
@@ -158,7 +163,7 @@ def test_a_chunk_deleted_before_its_repair_leaves_nothing_behind(tmp_path: Path)
         await rig.meta.repair_enqueue([record.chunk_id, "f" * 32], "degraded-read")
         assert await rig.meta.delete_object("b", "k")  # takes its chunk off the queue
         assert await rig.meta.repair_count() == 1
-        worker = RepairWorker(rig.meta, rig.io)
+        worker = RepairWorker(rig.meta, rig.io, RepairSettings())
         assert await worker.run_once() == 1  # the entry of a chunk that is gone is done
         assert await rig.meta.repair_count() == 0
         assert worker.stats.fragments_rebuilt == 0
@@ -169,7 +174,6 @@ def test_a_chunk_deleted_before_its_repair_leaves_nothing_behind(tmp_path: Path)
 def test_gc_never_deletes_fragments_a_live_chunk_still_records(tmp_path: Path) -> None:
     """A GC entry for a chunk that is live (a commit whose outcome looked lost, or the copies a
     repair replaced) deletes only the fragments the live record no longer points at."""
-    from dataclasses import replace
 
     from ninefold.coordinator.settings import CoordinatorSettings
     from ninefold.domain.objects import ObjectService
