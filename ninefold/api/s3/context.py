@@ -18,6 +18,7 @@ from ninefold.domain.buckets import Bucket, BucketService
 from ninefold.domain.iam import IamService
 from ninefold.domain.multipart import MultipartService
 from ninefold.domain.objects import ObjectService
+from ninefold.domain.services import DomainServices
 
 __all__ = ["ApiSettings", "Context", "Services", "owner_id", "xml_response"]
 
@@ -43,14 +44,14 @@ class Services:
 
     @classmethod
     def build(cls, objects: ObjectService, settings: ApiSettings) -> Services:
-        """The services over ``objects``' metadata store."""
-        iam = IamService(objects.meta)
+        """The domain services over ``objects``, with the S3 edge's settings."""
+        domain = DomainServices.over(objects, settings.region)
         return cls(
-            objects=objects,
-            multipart=MultipartService(objects),
-            buckets=BucketService(objects.meta, settings.region),
-            iam=iam,
-            access=Access(objects.meta, iam),
+            objects=domain.objects,
+            multipart=domain.multipart,
+            buckets=domain.buckets,
+            iam=domain.iam,
+            access=domain.access,
             settings=settings,
         )
 
