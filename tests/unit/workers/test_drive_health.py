@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.unit.storage.test_chunk_pipeline import read, write
+from tests.unit.coordinator.test_chunk_pipeline import read, write
 
 from ninefold.cli.compose import compose_embedded, prepare_data_dir
 from ninefold.cli.config import Config, RootCredentials, load_config
@@ -62,14 +62,14 @@ def test_a_missing_drive_is_marked_down_then_back(tmp_path: Path) -> None:
         io = role.chunkio
         try:
             assert await health.run_once() == 0
-            assert io.unreachable == set()
+            assert io.view.unreachable == set()
             before = await write(io, EC_6_3, b"x" * 2_000_000)
 
             d3 = tmp_path / "drives" / "d3"
             aside = d3.rename(tmp_path / "d3-unplugged")
             assert await health.run_once() == 1
-            assert io.unreachable == {"d3"}
-            assert [i.store_id for i in io.store_infos] == [
+            assert io.view.unreachable == {"d3"}
+            assert [i.store_id for i in io.view.infos] == [
                 f"d{i}" for i in (1, 2, 4, 5, 6, 7, 8, 9)
             ]
             # writes go on over the 8 drives left (the 9th fragment is left for repair) and
@@ -83,8 +83,8 @@ def test_a_missing_drive_is_marked_down_then_back(tmp_path: Path) -> None:
 
             aside.rename(d3)
             assert await health.run_once() == 1
-            assert io.unreachable == set()
-            assert len(io.store_infos) == 9
+            assert io.view.unreachable == set()
+            assert len(io.view.infos) == 9
         finally:
             await role.close()
 
