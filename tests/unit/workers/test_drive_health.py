@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.unit.coordinator.test_chunk_pipeline import read, write
-
 from ninefold.cli.compose import compose_embedded, prepare_data_dir
 from ninefold.cli.config import Config, RootCredentials, load_config
 from ninefold.erasure.scheme import EC_6_3
 from ninefold.fragments.protocol import StoreHealth
 from ninefold.workers.health import DriveHealthMonitor
 from ninefold.workers.settings import HealthSettings
+from tests.unit.coordinator.test_chunk_pipeline import read, write
 
 CREDS = RootCredentials("AK", "SK")
 
