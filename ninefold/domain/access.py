@@ -22,7 +22,7 @@ user agent ...); :meth:`Access.authorize` decides with the AWS rules
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ninefold.core import errors
@@ -41,9 +41,10 @@ _WRITE = frozenset({"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"}
 _PUBLIC_OBJECT_ACLS = ("public-read", "public-read-write")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccessRequest:
-    """One request as authorization sees it."""
+    """One request as authorization sees it. (Not frozen only because a frozen dataclass's
+    ``__init__`` costs about a microsecond more, and one is built for every request.)"""
 
     #: None: an anonymous (unsigned) request
     principal: Principal | None
@@ -56,6 +57,8 @@ class AccessRequest:
     version_id: str | None = None
     #: condition keys (lower case) the front door knows: aws:sourceip, aws:securetransport ...
     context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    #: more of them, computed only if a policy is evaluated (most requests evaluate none)
+    lazy_context: Callable[[], Mapping[str, str | list[str]]] | None = None
     #: the request manages the bucket policy itself (root is never locked out of those)
     manages_policy: bool = False
 
@@ -124,6 +127,8 @@ class Access:
             "aws:principaltype": "Anonymous" if req.principal is None else "Account",
             **req.context,
         }
+        if req.lazy_context is not None:
+            context.update(req.lazy_context())
         if req.principal is not None:
             context["aws:username"] = req.principal.user
             context["aws:userid"] = ACCOUNT

@@ -62,13 +62,29 @@ class Bucket:
 
     @classmethod
     def of(cls, record: BucketRecord) -> Bucket:
-        return cls(
+        """The Bucket of ``record``, built once per record object: the metadata store's bucket
+        cache hands out the same record until the bucket changes, so the request path does not
+        parse settings documents again. (A plain dict: its get and set are atomic under the
+        GIL, and a race only builds the same value twice.)"""
+        hit = _BUCKETS.get(id(record))
+        if hit is not None and hit[0] is record:
+            return hit[1]
+        bucket = cls(
             name=record.name,
             owner=record.owner,
             created_at=record.created_at,
             region=record.region,
             settings=settings_of(record),
         )
+        if len(_BUCKETS) >= _MAX_CACHED:
+            _BUCKETS.clear()
+        _BUCKETS[id(record)] = (record, bucket)
+        return bucket
+
+
+#: record id -> (the record, its Bucket); the record is kept so its id cannot be reused
+_BUCKETS: dict[int, tuple[BucketRecord, Bucket]] = {}
+_MAX_CACHED = 4096
 
 
 class BucketService:

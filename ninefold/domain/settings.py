@@ -112,7 +112,6 @@ class BucketSettings:
 _NO_BLOCK = PublicAccessBlock()
 
 _POLICIES: OrderedDict[tuple[str, bool], Policy] = OrderedDict()
-_SETTINGS: OrderedDict[int, tuple[BucketRecord, BucketSettings]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -161,16 +160,6 @@ def _build(record: BucketRecord) -> BucketSettings:
 
 
 def settings_of(record: BucketRecord) -> BucketSettings:
-    """The typed settings of ``record``, built once per record object (the metadata store's
-    bucket cache hands out the same record until the bucket changes)."""
-    key = id(record)
-    with _lock:
-        hit = _SETTINGS.get(key)
-        if hit is not None and hit[0] is record:
-            return hit[1]
-    settings = _build(record)
-    with _lock:
-        _SETTINGS[key] = (record, settings)
-        if len(_SETTINGS) > 4096:
-            _SETTINGS.popitem(last=False)
-    return settings
+    """The typed settings of ``record`` (the domain caches them with the record it builds a
+    Bucket from: see ``ninefold.domain.buckets.Bucket.of``)."""
+    return _build(record)

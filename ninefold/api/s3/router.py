@@ -52,6 +52,8 @@ _BUCKET_CONFIGS = {
     "publicAccessBlock": "PublicAccessBlock",
 }
 _VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
+#: operation by S3 name (a dict lookup: calling the enum costs more on every request)
+_OPERATIONS = {op.value: op for op in Operation}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ def route(
             raise errors.NotImplementedOp(f"The '{name}' sub-resource is not implemented yet.")
 
     def op(name: str) -> S3Request:
-        return S3Request(Operation(name), bucket, key, query)
+        return S3Request(_OPERATIONS[name], bucket, key, query)
 
     if bucket is None:
         if method == "GET":

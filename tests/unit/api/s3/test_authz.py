@@ -25,7 +25,8 @@ def test_a_listing_carries_its_parameters_and_the_http_facts() -> None:
         None,
         None,
     )
-    assert req.context == {
+    assert req.lazy_context is not None
+    assert req.lazy_context() == {
         "aws:securetransport": "false",
         "aws:useragent": "tool/1",
         "aws:referer": "https://x.example",
@@ -43,7 +44,8 @@ def test_an_anonymous_versioned_read_names_the_version_action() -> None:
     assert req.principal is None
     assert (req.action, req.key, req.version_id) == ("s3:GetObjectVersion", "k", "abc")
     # listing keys only for listings
-    assert "s3:prefix" not in req.context
+    assert req.lazy_context is not None
+    assert "s3:prefix" not in req.lazy_context()
 
 
 def test_policy_operations_are_marked() -> None:
