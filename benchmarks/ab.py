@@ -67,33 +67,51 @@ def main() -> int:
     parser.add_argument("baseline", type=Path, help="the other checkout (with its own .venv)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workloads", default="small-put,small-get")
+    parser.add_argument("--report-only", type=Path, help="summarize this raw file only")
     args = parser.parse_args()
+    sides = {"A": args.baseline.resolve(), "B": REPO}
+    if args.report_only is not None:
+        report(args.report_only, sides, args.workloads.split(","))
+        return 0
     ensure_client()
     out = REPO / "benchmarks" / "results" / "quick" / f"ab-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    sides = {"A": args.baseline.resolve(), "B": REPO}
     for _ in range(args.rounds):
         for label, checkout in sides.items():
             _run_one(checkout, label, args.workloads, out)
+    report(out, sides, args.workloads.split(","))
+    return 0
+
+
+def report(out: Path, sides: dict[str, Path], workloads: list[str]) -> None:
     rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-    print(f"A = {sides['A']}, B = {sides['B']}; {args.rounds} rounds each, medians")
+    rounds = sum(1 for r in rows if r["label"] == "A" and r["workload"] == workloads[0])
+    print(f"A = {sides['A']}, B = {sides['B']}; {rounds} rounds each, medians")
     print(
-        f"{'workload':<12} {'A ops/s':>9} {'B ops/s':>9} {'B/A':>6} {'A p99':>7} {'B p99':>7}"
-        f" {'A cpu/op':>9} {'B cpu/op':>9}"
+        f"{'workload':<12} {'A ops/s':>9} {'B ops/s':>9} {'B/A':>6} {'paired':>7} {'A p99':>7}"
+        f" {'B p99':>7} {'A cpu/op':>9} {'B cpu/op':>9}"
     )
-    for workload in args.workloads.split(","):
+    for workload in workloads:
 
         def med(label: str, pick: str, w: str = workload) -> float:
             values = [_pick(r, pick) for r in rows if r["label"] == label and r["workload"] == w]
             return statistics.median(v for v in values if v is not None)
 
         a, b = med("A", "ops"), med("B", "ops")
+        # each round runs A then B back to back: the median of their ratios cancels the drift
+        # of the machine between rounds, which the medians of each side do not
+        pairs = zip(
+            (r for r in rows if r["label"] == "A" and r["workload"] == workload),
+            (r for r in rows if r["label"] == "B" and r["workload"] == workload),
+            strict=False,
+        )
+        paired = statistics.median(rb["ops_per_s"] / ra["ops_per_s"] for ra, rb in pairs)
         print(
-            f"{workload:<12} {a:>9,.0f} {b:>9,.0f} {b / a:>6.2f} {med('A', 'p99'):>7.1f}"
-            f" {med('B', 'p99'):>7.1f} {med('A', 'cpu'):>9.0f} {med('B', 'cpu'):>9.0f}"
+            f"{workload:<12} {a:>9,.0f} {b:>9,.0f} {b / a:>6.2f} {paired:>7.2f}"
+            f" {med('A', 'p99'):>7.1f} {med('B', 'p99'):>7.1f} {med('A', 'cpu'):>9.0f}"
+            f" {med('B', 'cpu'):>9.0f}"
         )
     print(f"raw: {out}")
-    return 0
 
 
 def _pick(row: dict[str, object], what: str) -> float | None:

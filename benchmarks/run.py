@@ -123,6 +123,12 @@ class Run:
 
     def save(self) -> None:
         self.env["finished"] = now()
+        # peers the kit installed during this run (a fresh machine) have versions only now
+        fresh = versions()
+        self.env["versions"] = {
+            name: fresh.get(name, value) if value == "not installed" else value
+            for name, value in self.env["versions"].items()
+        }
         self.raw.parent.mkdir(parents=True, exist_ok=True)
         rows = [*self.kept, *self.rows, self.env]
         text = "".join(

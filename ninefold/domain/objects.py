@@ -128,24 +128,9 @@ class ObjectService:
         chunks, hasher, checksums = await self.store_body(body, algorithms, check)
         if checksums:
             checksums = {**checksums, "type": "FULL_OBJECT"}
-        obj = ObjectVersion(
-            bucket=bucket.name,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5.hexdigest(),
-            last_modified=time.time(),
-            content_type=spec.content_type,
-            headers=spec.headers,
-            user_meta=spec.user_meta,
-            checksums=checksums,
-            storage_class=spec.storage_class,
-            owner=spec.owner,
-            tags=spec.tags,
-            lock=spec.lock,
-            acl=spec.acl,
-            chunks=chunks,
+        return await self.commit(
+            _new_version(bucket, key, spec, hasher, checksums, chunks), condition
         )
-        return await self.commit(obj, condition)
 
     async def precheck(self, bucket: str, key: str, condition: WriteCondition | None) -> None:
         """Fail a conditional write before its body is stored when it already cannot succeed
@@ -182,24 +167,9 @@ class ObjectService:
         checksums = hasher.checksums_b64()
         if checksums:
             checksums["type"] = "FULL_OBJECT"
-        obj = ObjectVersion(
-            bucket=bucket.name,
-            key=key,
-            size=hasher.size,
-            etag=hasher.md5.hexdigest(),
-            last_modified=time.time(),
-            content_type=spec.content_type,
-            headers=spec.headers,
-            user_meta=spec.user_meta,
-            checksums=checksums,
-            storage_class=spec.storage_class,
-            owner=spec.owner,
-            tags=spec.tags,
-            lock=spec.lock,
-            acl=spec.acl,
-            chunks=chunks,
+        return await self.commit(
+            _new_version(bucket, key, spec, hasher, checksums, chunks), condition
         )
-        return await self.commit(obj, condition)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -336,6 +306,35 @@ class ObjectService:
             [item.gc_id for item, n in zip(items, left, strict=True) if n], now
         )
         return len(done)
+
+
+def _new_version(
+    bucket: Bucket,
+    key: str,
+    spec: PutSpec,
+    hasher: MultiHasher,
+    checksums: dict[str, str],
+    chunks: tuple[ChunkRecord, ...],
+) -> ObjectVersion:
+    """The version a PUT or COPY writes: ``spec`` with the size, MD5 ETag and checksums of the
+    bytes stored in ``chunks``."""
+    return ObjectVersion(
+        bucket=bucket.name,
+        key=key,
+        size=hasher.size,
+        etag=hasher.md5.hexdigest(),
+        last_modified=time.time(),
+        content_type=spec.content_type,
+        headers=spec.headers,
+        user_meta=spec.user_meta,
+        checksums=checksums,
+        storage_class=spec.storage_class,
+        owner=spec.owner,
+        tags=spec.tags,
+        lock=spec.lock,
+        acl=spec.acl,
+        chunks=chunks,
+    )
 
 
 def _without_live(queued: ChunkRecord, current: ChunkRecord | None) -> ChunkRecord:
