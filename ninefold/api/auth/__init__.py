@@ -1,4 +1,10 @@
-"""Authentication: SigV4 (header, presigned, aws-chunked streaming) producing a Principal."""
+"""Authentication: SigV4 (header, presigned, aws-chunked streaming), SigV2 and POST-form
+signatures, each producing a verified ``Principal`` (``ninefold.domain.iam``).
+
+It knows nothing of where keys are stored: verification takes a lookup function from access
+key to ``Credentials``. It may import ``ninefold.api.s3.errors`` (its refusals are S3 errors)
+and ``ninefold.domain`` value types; nothing of metadata or storage.
+"""
 
 from ninefold.api.auth.chunked import AwsChunkedDecoder
 from ninefold.api.auth.sigv4 import (

@@ -1,4 +1,9 @@
-"""S3 operation handlers, one module per area; ``HANDLERS`` maps operation names to them."""
+"""S3 operation handlers, one module per area; ``HANDLERS`` maps each ``Operation`` to one.
+
+A handler translates: it reads the request (headers, query, XML body), calls the domain services
+on the request's resolved bucket (``Context.require_bucket``), and renders their values as S3
+XML and headers. Rules (who may, what a lock allows, which ACL a bucket takes) are never here.
+"""
 
 from __future__ import annotations
 
