@@ -236,6 +236,8 @@ class ObjectService:
     async def list_objects(
         self, bucket: Bucket, *, prefix: str, delimiter: str, after: str, max_keys: int
     ) -> ListPage:
+        if max_keys == 0:  # as S3: asked for nothing, given nothing, and not truncated
+            return ListPage([], [], False, None)
         return await self.meta.list_objects(
             bucket.name, prefix=prefix, delimiter=delimiter, after=after, max_keys=max_keys
         )

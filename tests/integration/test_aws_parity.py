@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .helpers import encode_path, send, sign
 
 
@@ -35,3 +37,23 @@ def test_rfc2047_user_metadata_round_trips_through_boto3(s3: Any, bucket: str) -
     got = s3.get_object(Bucket=bucket, Key="k")
     got["Body"].read()
     assert got["Metadata"] == meta
+
+
+# ------------------------------------------------------------------- listing edges
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_list_max_keys_zero_is_not_truncated(s3: Any, bucket: str, version: int) -> None:
+    for key in ("a", "b/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    if version == 1:
+        resp = s3.list_objects(Bucket=bucket, MaxKeys=0)
+    else:
+        resp = s3.list_objects_v2(Bucket=bucket, MaxKeys=0, Delimiter="/")
+        assert resp["KeyCount"] == 0
+    assert resp["IsTruncated"] is False
+    assert resp["MaxKeys"] == 0
+    assert "Contents" not in resp
+    assert "CommonPrefixes" not in resp
+    assert "NextMarker" not in resp
+    assert "NextContinuationToken" not in resp
