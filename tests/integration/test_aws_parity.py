@@ -4,10 +4,12 @@ part numbers and copy ranges, delete markers, missing Content-Length."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
+from xml.etree import ElementTree
 
 import pytest
 
-from .helpers import encode_path, send, sign
+from .helpers import encode_path, request, send, sign
 
 
 def test_non_ascii_user_metadata_comes_back_as_sent(any_server: Any, s3: Any, bucket: str) -> None:
@@ -57,3 +59,29 @@ def test_list_max_keys_zero_is_not_truncated(s3: Any, bucket: str, version: int)
     assert "CommonPrefixes" not in resp
     assert "NextMarker" not in resp
     assert "NextContinuationToken" not in resp
+
+
+def _list_v1_xml(server: Any, bucket: str, query: dict[str, str]) -> dict[str, str]:
+    resp = request(server, "GET", bucket, query=query)
+    assert resp.status == 200, resp
+    root = ElementTree.fromstring(resp.body)
+    return {c.tag.rsplit("}", 1)[-1]: c.text or "" for c in root}
+
+
+def test_list_v1_echoes_prefix_marker_delimiter_unencoded(
+    any_server: Any, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="a b/é+x", Body=b"x")
+    query = {"prefix": "a b/é", "marker": "a b/é 0", "delimiter": "+"}
+    plain = _list_v1_xml(any_server, bucket, query)
+    assert plain["Prefix"] == "a b/é"
+    assert plain["Marker"] == "a b/é 0"
+    assert plain["Delimiter"] == "+"
+    assert "EncodingType" not in plain
+
+    encoded = _list_v1_xml(any_server, bucket, {**query, "encoding-type": "url"})
+    assert encoded["EncodingType"] == "url"
+    assert unquote(encoded["Prefix"]) == "a b/é"
+    assert encoded["Prefix"] != "a b/é"
+    assert unquote(encoded["Marker"]) == "a b/é 0"
+    assert unquote(encoded["Delimiter"]) == "+"
