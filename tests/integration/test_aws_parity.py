@@ -9,7 +9,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from .helpers import encode_path, request, send, sign
+from .helpers import encode_path, raises_s3, request, send, sign
 
 
 def test_non_ascii_user_metadata_comes_back_as_sent(any_server: Any, s3: Any, bucket: str) -> None:
@@ -85,3 +85,58 @@ def test_list_v1_echoes_prefix_marker_delimiter_unencoded(
     assert encoded["Prefix"] != "a b/é"
     assert unquote(encoded["Marker"]) == "a b/é 0"
     assert unquote(encoded["Delimiter"]) == "+"
+
+
+# ------------------------------------------------------------------- part numbers and copy ranges
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "abc", "10001"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_get_head_bad_part_number_is_invalid_argument(
+    any_server: Any, s3: Any, bucket: str, method: str, number: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"0123456789")
+    resp = request(any_server, method, bucket, "k", query={"partNumber": number})
+    assert resp.status == 400, resp
+    if method == "GET":
+        err = resp.error("InvalidArgument")
+        assert err["Message"] == "Part number must be an integer between 1 and 10000, inclusive"
+        assert err["ArgumentName"] == "partNumber"
+
+
+@pytest.mark.parametrize("number", ["0", "-1", "abc", "10001"])
+def test_upload_part_bad_part_number_is_invalid_argument(
+    any_server: Any, s3: Any, bucket: str, number: str
+) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    resp = request(
+        any_server,
+        "PUT",
+        bucket,
+        "mp",
+        query={"partNumber": number, "uploadId": upload_id},
+        body=b"data",
+    )
+    assert resp.status == 400, resp
+    err = resp.error("InvalidArgument")
+    assert err["Message"] == "Part number must be an integer between 1 and 10000, inclusive"
+
+
+@pytest.mark.parametrize(
+    "copy_range", ["0-9", "bytes=5-2", "bytes=abc-9", "bytes=3", "bytes=-5", "bytes 0-9"]
+)
+def test_upload_part_copy_malformed_range_is_invalid_argument(
+    s3: Any, bucket: str, copy_range: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="src", Body=b"x" * 100)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="dst")["UploadId"]
+    with raises_s3("InvalidArgument", 400) as info:
+        s3.upload_part_copy(
+            Bucket=bucket,
+            Key="dst",
+            UploadId=upload_id,
+            PartNumber=1,
+            CopySource={"Bucket": bucket, "Key": "src"},
+            CopySourceRange=copy_range,
+        )
+    assert "bytes=first-last" in info.value.response["Error"]["Message"]

@@ -103,13 +103,17 @@ def _copy_range(raw: str | None, size: int) -> tuple[int, int]:
     try:
         start, end = int(first), int(last)
     except ValueError:
+        start, end = -1, -1
+    if not raw.startswith("bytes=") or not dash or start < 0 or start > end:
+        # as S3: a malformed range is an InvalidArgument (400), only one past the source's
+        # end is unsatisfiable
         raise errors.InvalidArgument(
             "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
             "and last are the zero-based offsets of the first and last bytes to copy",
             ArgumentName="x-amz-copy-source-range",
             ArgumentValue=raw,
-        ) from None
-    if not raw.startswith("bytes=") or not dash or start > end or end >= size:
+        )
+    if end >= size:
         raise errors.InvalidRange(ActualObjectSize=str(size), RangeRequested=raw)
     return start, end - start + 1
 
