@@ -9,7 +9,16 @@ from xml.etree import ElementTree
 
 import pytest
 
-from .helpers import encode_path, raises_s3, request, send, sign
+from .helpers import (
+    RawResponse,
+    connect,
+    encode_path,
+    encode_query,
+    raises_s3,
+    request,
+    send,
+    sign,
+)
 
 
 def test_non_ascii_user_metadata_comes_back_as_sent(any_server: Any, s3: Any, bucket: str) -> None:
@@ -140,3 +149,39 @@ def test_upload_part_copy_malformed_range_is_invalid_argument(
             CopySourceRange=copy_range,
         )
     assert "bytes=first-last" in info.value.response["Error"]["Message"]
+
+
+# ------------------------------------------------------------------- missing Content-Length
+
+
+def _put_without_length(server: Any, path_qs: str) -> RawResponse:
+    """A signed PUT with no Content-Length and no Transfer-Encoding (http.client would add one
+    of them to ``request``, so the request is written header by header)."""
+    signed = sign(server, "PUT", path_qs, payload_hash="UNSIGNED-PAYLOAD")
+    conn = connect(server)
+    try:
+        conn.putrequest("PUT", path_qs, skip_host=True, skip_accept_encoding=True)
+        for name, value in signed.headers.items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        resp = conn.getresponse()
+        return RawResponse(resp.status, resp.reason, list(resp.getheaders()), resp.read())
+    finally:
+        conn.close()
+
+
+def test_put_object_without_content_length_is_411(any_server: Any, bucket: str) -> None:
+    resp = _put_without_length(any_server, encode_path(bucket, "k"))
+    assert resp.status == 411, resp
+    resp.error("MissingContentLength")
+
+
+def test_upload_part_without_content_length_is_411(any_server: Any, s3: Any, bucket: str) -> None:
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    path_qs = (
+        encode_path(bucket, "mp") + "?" + encode_query({"partNumber": "1", "uploadId": upload_id})
+    )
+    resp = _put_without_length(any_server, path_qs)
+    assert resp.status == 411, resp
+    resp.error("MissingContentLength")
+    assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id).get("Parts", []) == []
