@@ -92,6 +92,11 @@ InvalidAccessKeyId = _e(
     "InvalidAccessKeyId", 403, "The AWS access key Id you provided does not exist in our records."
 )
 InvalidArgument = _e("InvalidArgument", 400, "Invalid Argument")
+InvalidEncryptionAlgorithmError = _e(
+    "InvalidEncryptionAlgorithmError",
+    400,
+    "The Encryption request you specified is not valid. Supported value: AES256.",
+)
 InvalidBucketName = _e("InvalidBucketName", 400, "The specified bucket is not valid.")
 InvalidDigest = _e("InvalidDigest", 400, "The Content-MD5 you specified is not valid.")
 InvalidPart = _e(

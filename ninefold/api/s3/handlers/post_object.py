@@ -35,6 +35,7 @@ from ninefold.api.s3.post_policy import (
     substitute_filename,
 )
 from ninefold.api.s3.router import MAX_KEY_BYTES, S3Request, bucket_and_key
+from ninefold.api.s3.sse import refuse_sse
 from ninefold.api.s3.xml import child, element, render
 from ninefold.core.checksums import MultiHasher
 from ninefold.domain.acl import CANNED
@@ -48,7 +49,8 @@ READ_BYTES = 256 * 1024
 #: what is read to the void after the file (closing boundary, ignored fields) to keep the
 #: connection alive; a longer tail is left unread and the connection closed
 MAX_TRAILER_BYTES = 64 * 1024
-#: fields that would ask for something this server does not do yet
+#: fields that would ask for something this server does not do yet (the SSE fields S3 knows
+#: are checked first by ``refuse_sse``, as the headers of a PutObject are)
 _UNSUPPORTED_PREFIXES = ("x-amz-server-side-encryption", "x-amz-website-redirect-location")
 #: fields stored as object headers (returned on GET): no line breaks
 _HEADER_FIELDS = frozenset({"content-type", *STORED_HEADERS})
@@ -154,6 +156,7 @@ def _check_fields(fields: dict[str, str]) -> None:
         raise errors.InvalidArgument(ArgumentName="x-amz-acl", ArgumentValue=acl)
     if acl is not None and acl != "private":
         raise errors.NotImplementedOp("Only the private canned ACL is supported for now.")
+    refuse_sse(Operation.PutObject, fields)
     for name, value in fields.items():
         if name == "tagging" or name.startswith(_UNSUPPORTED_PREFIXES):
             raise errors.NotImplementedOp(f"The POST form field '{name}' is not supported yet.")
