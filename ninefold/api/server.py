@@ -16,11 +16,15 @@ from ninefold.api.app import S3App, S3HttpRequest
 from ninefold.api.s3 import errors
 from ninefold.api.s3.errors import error_response
 
-__all__ = ["start_site", "tls_context"]
+__all__ = ["ListenError", "start_site", "tls_context"]
 
 #: request line / header limits (aiohttp answers 400 beyond them)
 MAX_LINE_BYTES = 16 * 1024
 MAX_FIELD_BYTES = 16 * 1024
+
+
+class ListenError(OSError):
+    """The site could not bind its address (the port is taken, the address is not ours)."""
 
 
 def protocol_error(status: int, message: str | None) -> errors.S3Error:
@@ -95,5 +99,11 @@ async def start_site(
     runner = web.ServerRunner(server, shutdown_timeout=10.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_port=True, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(
+            exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
     return runner
