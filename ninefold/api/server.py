@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import StreamReader, web
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 
@@ -47,8 +48,22 @@ class _S3RequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        # aiohttp's own handling logs, and raises when a response is already under way
-        super().handle_error(request, status, exc, message)
+        if isinstance(exc, HttpProcessingError) and 400 <= status < 500:
+            # the client sent something aiohttp cannot parse (a header line beyond
+            # MAX_FIELD_BYTES, a malformed request line): the client's fault, one line
+            text = " ".join(str(message or exc.message or type(exc).__name__).split())
+            self.logger.warning(
+                "request from %s not parsed (%s): %s",
+                request.remote,
+                type(exc).__name__,
+                text[:200],
+            )
+            if request.writer.output_size > 0:
+                raise ConnectionError("a response is under way; cannot send the error")
+        else:
+            # aiohttp's own handling logs with the traceback, and raises when a response is
+            # already under way
+            super().handle_error(request, status, exc, message)
         response = error_response(
             protocol_error(status, message),
             resource=request.path,
