@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 # `pip install` runs again only when pyproject.toml is newer than this stamp
 STAMP  := $(VENV)/.installed-stamp
 DATA   ?= ./data
+PORT   ?= 9000
 LINT_PATHS := ninefold tests $(wildcard benchmarks)
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -14,7 +15,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help venv deps run lint test test-slow bench bench-quick bench-profile clean
 
 help:
-	@echo "make run        start the embedded server on 127.0.0.1:9000 (data in $(DATA))"
+	@echo "make run        start the embedded server on 127.0.0.1:$(PORT) (data in $(DATA));"
+	@echo "                e.g. make run PORT=9100 DATA=/srv/nf"
 	@echo "make test       venv + deps + lint + tests (what CI runs)"
 	@echo "make test-slow  the slow tests only (-m slow)"
 	@echo "make lint       ruff check, ruff format --check, mypy (package + test harness), lint-imports"
@@ -36,7 +38,7 @@ deps:
 	bash scripts/install-deps.sh
 
 run: venv
-	$(BIN)/ninefold server $(DATA)
+	$(BIN)/ninefold server $(DATA) --address 127.0.0.1:$(PORT)
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
