@@ -4,17 +4,21 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# `pip install` runs again only when pyproject.toml is newer than this stamp
-STAMP  := $(VENV)/.installed-stamp
+# `pip install` runs again only when pyproject.toml is newer than its stamp: the server alone
+# (`make run`) or the server and the dev tools (`make venv`, `make lint`, `make test`)
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 DATA   ?= ./data
+PORT   ?= 9000
 LINT_PATHS := ninefold tests $(wildcard benchmarks)
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv deps run lint test test-slow bench bench-quick bench-profile clean
+.PHONY: help venv venv-run deps run lint test test-slow bench bench-quick bench-profile clean
 
 help:
-	@echo "make run        start the embedded server on 127.0.0.1:9000 (data in $(DATA))"
+	@echo "make run        start the embedded server on 127.0.0.1:$(PORT) (data in $(DATA));"
+	@echo "                make run PORT=9100 DATA=/srv/nf; installs only the server's packages"
 	@echo "make test       venv + deps + lint + tests (what CI runs)"
 	@echo "make test-slow  the slow tests only (-m slow)"
 	@echo "make lint       ruff check, ruff format --check, mypy (package + test harness), lint-imports"
@@ -23,20 +27,29 @@ help:
 	@echo "                Swift EC 6+3, nginx; checks; profiles -> BENCHMARKS.md (~15 min)"
 	@echo "make bench-quick  smoke run of the suite (1 run, small counts); BENCHMARKS.md untouched"
 	@echo "make bench-profile  py-spy profiles of the embedded server per workload only"
-	@echo "make venv       create/refresh $(VENV) from pyproject.toml"
+	@echo "make venv       create/refresh $(VENV) from pyproject.toml, with the dev tools"
+	@echo "make venv-run   create/refresh $(VENV) with the server's packages only"
 
-venv: $(STAMP)
+venv: $(DEV_STAMP)
 
-$(STAMP): pyproject.toml
+venv-run: $(RUN_STAMP)
+
+# the dev install holds the server's packages too: it satisfies `make run` as well
+$(DEV_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 deps:
 	bash scripts/install-deps.sh
 
-run: venv
-	$(BIN)/ninefold server $(DATA)
+run: venv-run
+	$(BIN)/ninefold server $(DATA) --address 127.0.0.1:$(PORT)
 
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)

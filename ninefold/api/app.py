@@ -113,6 +113,14 @@ class S3App:
                 # the body was not read (an error answered early): its bytes must not be
                 # parsed as the next request on this connection
                 response.force_close()
+                log.info(
+                    "request %s: %s %s refused with %d before its body arrived; "
+                    "closing the connection",
+                    request_id,
+                    request.method,
+                    raw_path,
+                    response.status,
+                )
             response.headers["x-amz-request-id"] = request_id
             response.headers["Server"] = "Ninefold"
             response.headers.update(late)

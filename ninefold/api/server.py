@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import StreamReader, web
 from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 
@@ -16,11 +17,15 @@ from ninefold.api.app import S3App, S3HttpRequest
 from ninefold.api.s3 import errors
 from ninefold.api.s3.errors import error_response
 
-__all__ = ["start_site", "tls_context"]
+__all__ = ["ListenError", "start_site", "tls_context"]
 
 #: request line / header limits (aiohttp answers 400 beyond them)
 MAX_LINE_BYTES = 16 * 1024
 MAX_FIELD_BYTES = 16 * 1024
+
+
+class ListenError(OSError):
+    """The site could not bind its address (the port is taken, the address is not ours)."""
 
 
 def protocol_error(status: int, message: str | None) -> errors.S3Error:
@@ -43,8 +48,22 @@ class _S3RequestHandler(RequestHandler):
         exc: BaseException | None = None,
         message: str | None = None,
     ) -> web.StreamResponse:
-        # aiohttp's own handling logs, and raises when a response is already under way
-        super().handle_error(request, status, exc, message)
+        if isinstance(exc, HttpProcessingError) and 400 <= status < 500:
+            # the client sent something aiohttp cannot parse (a header line beyond
+            # MAX_FIELD_BYTES, a malformed request line): the client's fault, one line
+            text = " ".join(str(message or exc.message or type(exc).__name__).split())
+            self.logger.warning(
+                "request from %s not parsed (%s): %s",
+                request.remote,
+                type(exc).__name__,
+                text[:200],
+            )
+            if request.writer.output_size > 0:
+                raise ConnectionError("a response is under way; cannot send the error")
+        else:
+            # aiohttp's own handling logs with the traceback, and raises when a response is
+            # already under way
+            super().handle_error(request, status, exc, message)
         response = error_response(
             protocol_error(status, message),
             resource=request.path,
@@ -95,5 +114,11 @@ async def start_site(
     runner = web.ServerRunner(server, shutdown_timeout=10.0)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=tls, reuse_port=True, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ListenError(
+            exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
     return runner

@@ -33,6 +33,7 @@ from ninefold.cli.config import (
     help_of,
     load_config,
     load_or_create_credentials,
+    parse_address,
     render_config,
     with_section,
 )
@@ -42,6 +43,7 @@ from ninefold.cli.heal import heal_view
 from ninefold.cli.iam import group_app, key_app, policy_app, user_app
 from ninefold.cli.maptable import cluster_map_table
 from ninefold.cli.node import run_node
+from ninefold.cli.supervisor import listen_problem
 from ninefold.cli.worker import run_worker
 
 __all__ = ["app", "main"]
@@ -125,6 +127,13 @@ def _shown(ctx: typer.Context, config: Config, role: str) -> bool:
     return True
 
 
+def _check_listen(address: str, flag: str) -> None:
+    """Fail with one line, before anything starts, when ``address`` cannot be listened on."""
+    problem = listen_problem(*parse_address(address))
+    if problem is not None:
+        raise _fail(f"{problem}; use {flag}")
+
+
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -181,6 +190,7 @@ def server(
     for path in (config.server.tls_cert, config.server.tls_key):
         if path and not Path(path).is_file():
             raise _fail(f"no such file: {path}")
+    _check_listen(config.server.address, "--address")
     data = Path(config.server.data_dir).resolve()
     data.mkdir(parents=True, exist_ok=True)
     credentials, origin = load_or_create_credentials(data, config.root)
@@ -233,6 +243,8 @@ def node(
     if _shown(ctx, config, "node"):
         return
     _logging()
+    if config.node.listen is not None:
+        _check_listen(str(config.node.listen), "--listen")
     try:
         run_node(config)
     except ConfigError as exc:
@@ -274,6 +286,7 @@ def gateway(
     if _shown(ctx, config, "gateway"):
         return
     _logging()
+    _check_listen(config.gateway.listen, "--listen")
     config = with_section(config, "gateway", workers=config.gateway.workers or os.cpu_count() or 1)
     try:
         code = run_gateway(config)

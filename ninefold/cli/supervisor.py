@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -20,7 +22,9 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
 
-__all__ = ["run_server_process", "supervise_processes"]
+from ninefold.api.server import ListenError
+
+__all__ = ["listen_problem", "run_server_process", "supervise_processes"]
 
 log = logging.getLogger("ninefold.supervisor")
 
@@ -29,6 +33,30 @@ log = logging.getLogger("ninefold.supervisor")
 #: to a thread (metadata writer, executor) and back could wait up to the whole interval: with
 #: 0.5 ms, 4 KiB GETs went from 5,800-7,600 to 7,000-7,800 ops/s and DELETEs ~8 % up.
 GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host:port`` (None: it can), found by binding a plain
+    socket there first, once, before any server process starts: without SO_REUSEPORT, so a port
+    held by anything else, another Ninefold server included, counts as taken."""
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror}"
+    for family, kind, proto, _name, sockaddr in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return f"port {port} is in use"
+                return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
 
 
 def run_server_process(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -43,7 +71,11 @@ def run_server_process(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a hard dependency on Linux
         pass
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ListenError as exc:  # the port was taken after the supervisor's check
+        log.error("%s", exc)
+        sys.exit(1)
 
 
 def supervise_processes(

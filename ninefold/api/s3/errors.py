@@ -276,8 +276,9 @@ _MISSING_CONFIG: dict[str, type[S3Error]] = {
 
 def translate(exc: BaseException, request_id: str = "") -> S3Error:
     """The S3 error a client sees for ``exc``: S3 errors as they are, domain refusals by
-    :data:`_DOMAIN`, storage trouble as ServiceUnavailable, anything else InternalError
-    (logged with its traceback)."""
+    :data:`_DOMAIN`, storage trouble as ServiceUnavailable, a client that went away
+    InternalError (logged in one INFO line), anything else InternalError (logged with its
+    traceback)."""
     if isinstance(exc, S3Error):
         return exc
     if isinstance(exc, domain.DomainError):
@@ -300,6 +301,11 @@ def translate(exc: BaseException, request_id: str = "") -> S3Error:
             if isinstance(exc, domain.DataUnavailable)
             else "Storage is temporarily unavailable; please retry."
         )
+    if isinstance(exc, ConnectionError):
+        # the client closed or reset its connection while the request was being served: the
+        # answer cannot reach it, and nothing is wrong on this side
+        log.info("request %s: client went away: %s", request_id, exc or type(exc).__name__)
+        return InternalError()
     log.error("request %s: unexpected error", request_id, exc_info=exc)
     return InternalError()
 

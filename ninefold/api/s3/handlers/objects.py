@@ -221,12 +221,29 @@ async def _stream(
     response = web.StreamResponse(status=status, headers=headers)
     response.content_length = length
     await response.prepare(ctx.request)
+    sent = 0
     try:
         if first:
             await response.write(first)
+            sent = len(first)
         async for piece in pieces:
             await response.write(piece)
-    except (ConnectionError, OSError):
+            sent += len(piece)
+    except ConnectionError as exc:
+        # the client went away (closed or reset its connection): nothing is wrong here
+        log.info(
+            "GET %s/%s: client went away after %d of %d bytes (request %s): %s",
+            ctx.bucket,
+            ctx.key,
+            sent,
+            length,
+            ctx.request_id,
+            exc,
+        )
+        if ctx.request.transport is not None:
+            ctx.request.transport.abort()
+        return response
+    except OSError:
         raise
     except Exception:
         # headers are gone: the only honest signal left is to cut the connection short
