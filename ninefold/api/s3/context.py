@@ -13,10 +13,7 @@ from ninefold.api.auth import AuthResult
 from ninefold.api.s3.router import S3Request
 from ninefold.api.s3.xml import render
 from ninefold.core import errors as domain_errors
-from ninefold.domain.access import Access
-from ninefold.domain.buckets import Bucket, BucketService
-from ninefold.domain.iam import IamService
-from ninefold.domain.multipart import MultipartService
+from ninefold.domain.buckets import Bucket
 from ninefold.domain.objects import ObjectService
 from ninefold.domain.services import DomainServices
 
@@ -32,14 +29,10 @@ class ApiSettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Services:
-    """The domain services the S3 edge translates to; every front door shares them."""
+class Services(DomainServices):
+    """The domain services the S3 edge translates to (every front door shares them), with the
+    S3 edge's own settings."""
 
-    objects: ObjectService
-    multipart: MultipartService
-    buckets: BucketService
-    iam: IamService
-    access: Access
     settings: ApiSettings
 
     @classmethod

@@ -16,7 +16,9 @@ async def put_bucket_policy(ctx: Context) -> web.StreamResponse:
     body = await read_small_body(
         ctx.request.content, plan_body(ctx.request.headers, ctx.auth), ctx.auth
     )
-    ctx.services.buckets.parse_policy(ctx.bucket, body)  # a bad document first, as S3 does
+    if ctx.found is None:
+        # a bad document is reported before the missing bucket, as S3 does
+        ctx.services.buckets.parse_policy(ctx.bucket, body)
     await ctx.services.buckets.set_policy(ctx.require_bucket(), body)
     return web.Response(status=204)
 
