@@ -31,6 +31,7 @@ from ninefold.api.s3.handlers import HANDLERS
 from ninefold.api.s3.handlers.post_object import browser_post_bucket, post_object
 from ninefold.api.s3.router import bucket_and_key, route
 from ninefold.api.s3.sse import CHECKED, refuse_sse
+from ninefold.domain.access import check_expected_owner
 from ninefold.domain.buckets import Bucket
 
 __all__ = ["LATE_HEADERS", "S3App", "S3HttpRequest"]
@@ -230,6 +231,8 @@ class S3App:
         # anonymous requests go on only where a bucket policy or a public ACL allows them
         await self.services.access.authorize(access_request(request, s3, auth, bucket))
         auth = auth or ANONYMOUS
+        if bucket is not None:
+            check_expected_owner(bucket, request.headers.get("x-amz-expected-bucket-owner"))
         if s3.op in CHECKED:  # before the body is read: nothing is written or served
             refuse_sse(s3.op, request.headers)
         handler = HANDLERS[s3.op]

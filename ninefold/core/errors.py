@@ -37,6 +37,7 @@ __all__ = [
     "InvalidPart",
     "InvalidPartOrder",
     "InvalidRequest",
+    "InvalidRetentionPeriod",
     "MalformedPolicy",
     "NinefoldError",
     "NoSuchBucket",
@@ -166,6 +167,11 @@ class PreconditionFailed(DomainError):
 
 class InvalidArgument(DomainError):
     """A parameter has a value the operation cannot take (``ArgumentName`` in detail)."""
+
+
+class InvalidRetentionPeriod(InvalidArgument):
+    """An Object Lock default retention that is not a whole number of days or years in
+    range."""
 
 
 class InvalidRequest(DomainError):

@@ -31,7 +31,7 @@ from ninefold.domain.iam import IamService, Principal
 from ninefold.iam.policy import ANONYMOUS, RequestFacts
 from ninefold.meta.store import MetaStore
 
-__all__ = ["ACCOUNT", "Access", "AccessRequest"]
+__all__ = ["ACCOUNT", "Access", "AccessRequest", "check_expected_owner"]
 
 ACCOUNT = "000000000000"
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
@@ -39,6 +39,16 @@ ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
 _READ = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
 _WRITE = frozenset({"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"})
 _PUBLIC_OBJECT_ACLS = ("public-read", "public-read-write")
+
+
+def check_expected_owner(bucket: Bucket, expected: str | None) -> None:
+    """``x-amz-expected-bucket-owner`` (and the copy source's): the account the caller
+    expects to own ``bucket``. Every bucket of a Ninefold deployment belongs to its one account
+    (:data:`ACCOUNT`); any other value, well formed or not, is AccessDenied, as S3 answers."""
+    if expected is not None and expected.strip() != ACCOUNT:
+        raise errors.AccessDenied(
+            f"Access Denied: bucket {bucket.name!r} is not owned by account {expected!r}."
+        )
 
 
 @dataclass(slots=True)

@@ -399,6 +399,9 @@ class CachedMetaStore:
             [_bucket_key(bucket)], lambda: self.inner.set_bucket_versioning(bucket, status)
         )
 
+    async def enable_object_lock(self, bucket: str) -> None:
+        await self._write([_bucket_key(bucket)], lambda: self.inner.enable_object_lock(bucket))
+
     async def list_object_versions(
         self,
         bucket: str,

@@ -46,6 +46,8 @@ __all__ = [
     "check_condition",
     "check_create_bucket",
     "check_delete_bucket",
+    "check_enable_lock",
+    "check_versioning_change",
     "gc_chunks",
     "has_fragments",
     "make_room",
@@ -62,6 +64,23 @@ __all__ = [
     "version_id_for",
     "versioning_of",
 ]
+
+
+def check_versioning_change(object_lock: bool, status: str) -> None:
+    """Object Lock keeps versioning on for good: a locked bucket cannot be suspended."""
+    if object_lock and status != "Enabled":
+        raise errors.InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning "
+            "state cannot be changed."
+        )
+
+
+def check_enable_lock(versioning: str) -> None:
+    """Object Lock can be turned on for an existing bucket only while versioning is Enabled."""
+    if versioning != "Enabled":
+        raise errors.InvalidBucketState(
+            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+        )
 
 
 @dataclass(frozen=True, slots=True)

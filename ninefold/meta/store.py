@@ -123,7 +123,15 @@ class MetaStore(Protocol):
         """Store (None: remove) the bucket policy; it comes back on the Bucket record."""
         ...
 
-    async def set_bucket_versioning(self, bucket: str, status: str) -> None: ...
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None:
+        """Set the versioning status; a bucket with Object Lock stays Enabled
+        (InvalidBucketState), decided in the same transaction as the write."""
+        ...
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        """Turn Object Lock on for an existing bucket; its versioning must be Enabled
+        (InvalidBucketState otherwise), decided in the same transaction as the write."""
+        ...
 
     async def list_object_versions(
         self,

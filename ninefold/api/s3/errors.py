@@ -143,6 +143,9 @@ NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
 InvalidBucketState = _e(
     "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
 )
+InvalidRetentionPeriod = _e(
+    "InvalidRetentionPeriod", 400, "The retention period must be a positive integer value."
+)
 ObjectLockConfigurationNotFoundError = _e(
     "ObjectLockConfigurationNotFoundError",
     404,
@@ -252,6 +255,7 @@ _DOMAIN: dict[type[domain.DomainError], type[S3Error]] = {
     domain.AclsDisabled: AccessControlListNotSupported,
     domain.PreconditionFailed: PreconditionFailed,
     domain.InvalidArgument: InvalidArgument,
+    domain.InvalidRetentionPeriod: InvalidRetentionPeriod,
     domain.InvalidDocument: MalformedXML,
     domain.InvalidRequest: InvalidRequest,
     domain.InvalidPart: InvalidPart,

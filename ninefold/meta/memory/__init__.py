@@ -95,7 +95,13 @@ class MemoryMetaStore:
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         self.db.require_bucket(bucket)
+        rules.check_versioning_change(self.db.buckets[bucket].object_lock, status)
         self.db.buckets[bucket] = replace(self.db.buckets[bucket], versioning=status)
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        self.db.require_bucket(bucket)
+        rules.check_enable_lock(self.db.buckets[bucket].versioning)
+        self.db.buckets[bucket] = replace(self.db.buckets[bucket], object_lock=True)
 
     # -- objects ------------------------------------------------------------------------------
 

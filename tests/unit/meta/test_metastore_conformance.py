@@ -817,6 +817,35 @@ def test_versioning_suspended_replaces_the_null_version(tmp_path: Path, backend:
     run(go())
 
 
+def test_object_lock_on_an_existing_bucket_needs_versioning(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    """Object Lock comes on only over Enabled versioning, and then keeps it Enabled: both
+    decided in the transaction that writes (no window between check and write)."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        with pytest.raises(errors.InvalidBucketState):  # never versioned
+            await store.enable_object_lock("b")
+        await store.set_bucket_versioning("b", "Suspended")
+        with pytest.raises(errors.InvalidBucketState):
+            await store.enable_object_lock("b")
+        await store.set_bucket_versioning("b", "Enabled")
+        await store.enable_object_lock("b")
+        record = await store.get_bucket("b")
+        assert record is not None and record.object_lock and record.versioning == "Enabled"
+        with pytest.raises(errors.InvalidBucketState):
+            await store.set_bucket_versioning("b", "Suspended")
+        await store.set_bucket_versioning("b", "Enabled")  # no change is fine
+        record = await store.get_bucket("b")
+        assert record is not None and record.versioning == "Enabled"
+        with pytest.raises(errors.NoSuchBucket):
+            await store.enable_object_lock("absent")
+        await store.close()
+
+    run(go())
+
+
 def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: OpenStore) -> None:
     async def go() -> None:
         store = await open_store(backend, tmp_path)

@@ -15,7 +15,7 @@ from ninefold.api.s3 import errors
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.handlers.acl import acl_for_write
-from ninefold.api.s3.handlers.object_lock import lock_for_put, lock_headers
+from ninefold.api.s3.handlers.object_lock import bypass_governance, lock_for_put, lock_headers
 from ninefold.api.s3.headers import (
     STORED_HEADERS,
     ByteRange,
@@ -271,13 +271,16 @@ async def delete_object(ctx: Context) -> web.StreamResponse:
         ctx.key,
         ctx.s3.query.get("versionId"),
         ctx.user,
-        bypass_governance=_bypass_governance(ctx),
+        bypass_governance=await bypass_governance(ctx),
     )
     headers = {}
     if outcome.version_id is not None:
         headers["x-amz-version-id"] = outcome.version_id
     if outcome.delete_marker:
         headers["x-amz-delete-marker"] = "true"
+    elif outcome.existed and ctx.s3.query.get("versionId") is not None:
+        # a version deleted for good answers whether it was a delete marker
+        headers["x-amz-delete-marker"] = "false"
     return web.Response(status=204, headers=headers)
 
 
@@ -290,7 +293,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
     if not targets or len(targets) > MAX_DELETE_KEYS or any(k is None for k, _ in targets):
         raise errors.MalformedXML()
     bucket = ctx.require_bucket()
-    bypass = _bypass_governance(ctx)
+    bypass = await bypass_governance(ctx)
     # the deletes run concurrently (bounded), so the metadata store commits them in groups
     # instead of one transaction after another; results keep the request's order
     limit = asyncio.Semaphore(DELETE_OBJECTS_CONCURRENCY)
@@ -335,10 +338,6 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
                 deleted.append(child("DeleteMarkerVersionId", outcome.version_id))
         result.append(deleted)
     return xml_response(result)
-
-
-def _bypass_governance(ctx: Context) -> bool:
-    return ctx.request.headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
 
 
 def copy_source(ctx: Context) -> tuple[str, str, str | None]:
