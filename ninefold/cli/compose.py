@@ -373,7 +373,7 @@ def embedded_data_dir(dsn: str) -> Path | None:
     if dsn.startswith(("postgresql://", "postgres://")):
         return None
     path = Path(dsn.removeprefix("sqlite://"))
-    return path.parent if (path.parent / "drives").is_dir() else None
+    return path.parent if (path.parent / "drives" / "d1").is_dir() else None
 
 
 async def _embedded_parts(config: Config) -> Role:

@@ -89,7 +89,7 @@ def test_bad_values_are_one_line_errors(kwargs: dict[str, object], message: str)
 
 
 def test_worker_on_embedded_metadata_without_data_dir_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "drives").mkdir()
+    (tmp_path / "drives" / "d1").mkdir(parents=True)
     (tmp_path / "meta.db").write_bytes(b"")
     env = {"NINEFOLD_CLUSTER_SECRET": "0123456789abcdef0123"}
     result = runner.invoke(app, ["worker", "--once", "--meta", str(tmp_path / "meta.db")], env=env)
