@@ -34,7 +34,7 @@ def test_embedded_server_runs_every_worker_job_and_health_over_its_drives(
         role = await compose_embedded(config, CREDS)
         try:
             names = [job.worker.name for job in role.jobs]
-            assert names == ["health", "gc", "repair", "scrub", "orphans", "rebalance"]
+            assert names == ["health", "gc", "repair", "scrub", "orphans", "rebalance", "tmpsweep"]
             assert isinstance(role.jobs[0].worker, DriveHealthMonitor)
             intervals = {job.worker.name: job.interval_s for job in role.jobs}
             assert intervals == {
@@ -44,6 +44,7 @@ def test_embedded_server_runs_every_worker_job_and_health_over_its_drives(
                 "scrub": config.scrub.interval_s,
                 "orphans": config.orphan.interval_s,
                 "rebalance": config.rebalance.interval_s,
+                "tmpsweep": config.orphan.interval_s,
             }
             assert role.app is not None
         finally:
