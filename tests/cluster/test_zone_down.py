@@ -115,12 +115,12 @@ def test_large_writes_with_a_zone_down_and_rebalance_when_it_returns(
             s3.put_object(Bucket="zonedown", Key=key, Body=bodies[key])
         parts = [os.urandom(5 * MIB), os.urandom(5 * MIB), os.urandom(MIB + 7)]
         upload = s3.create_multipart_upload(Bucket="zonedown", Key="multipart")["UploadId"]
-        etags = [
-            s3.upload_part(Bucket="zonedown", Key="multipart", UploadId=upload, PartNumber=n, Body=part)[
-                "ETag"
-            ]
-            for n, part in enumerate(parts, 1)
-        ]
+        etags = []
+        for n, part in enumerate(parts, 1):
+            answer = s3.upload_part(
+                Bucket="zonedown", Key="multipart", UploadId=upload, PartNumber=n, Body=part
+            )
+            etags.append(answer["ETag"])
         s3.complete_multipart_upload(
             Bucket="zonedown",
             Key="multipart",
