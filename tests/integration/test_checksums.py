@@ -652,3 +652,32 @@ def test_multipart_without_checksum_algorithm_unchanged(s3: Any, bucket: str) ->
         "ObjectParts"
     ]
     assert parts["Parts"] == [{"PartNumber": n, "Size": len(d)} for n, d in enumerate(data, 1)]
+
+
+def test_complete_checksum_headers_are_the_objects_not_the_bodys(
+    any_server: Any, s3: Any, bucket: str
+) -> None:
+    """x-amz-checksum-crc32 (with x-amz-sdk-checksum-algorithm, as some SDKs send it) on a
+    CompleteMultipartUpload states the object's CRC, not the XML body's."""
+    upload_id = _upload(s3, bucket, "mp", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")
+    data, done = _put_parts(s3, bucket, "mp", upload_id, "CRC32", [PART_MIN, 5])
+    xml = "".join(
+        f"<Part><PartNumber>{p['PartNumber']}</PartNumber><ETag>{p['ETag']}</ETag></Part>"
+        for p in done
+    )
+    body = f"<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>".encode()
+    resp = request(
+        any_server,
+        "POST",
+        bucket,
+        "mp",
+        query={"uploadId": upload_id},
+        body=body,
+        headers={
+            "x-amz-sdk-checksum-algorithm": "CRC32",
+            "x-amz-checksum-crc32": checksum("CRC32", b"".join(data)),
+        },
+    )
+    assert resp.status == 200, resp
+    assert b"<ChecksumType>FULL_OBJECT</ChecksumType>" in resp.body
+    assert read_all(s3, bucket, "mp") == b"".join(data)

@@ -183,11 +183,15 @@ def _complete_checks(headers: Mapping[str, str]) -> CompleteChecks:
 async def complete_upload(ctx: Context) -> web.StreamResponse:
     upload = await _upload(ctx)
     expected = _complete_checks(ctx.request.headers)
-    # the x-amz-checksum-* headers of a completion are the object's, not the XML body's
+    # the x-amz-checksum-* headers of a completion are the object's, not the XML body's (whose
+    # own checksum can only come as an aws-chunked trailer)
+    object_headers = ("x-amz-checksum-", "x-amz-sdk-checksum-algorithm")
+    trailer = "x-amz-trailer" in ctx.request.headers
     body_headers = CIMultiDict(
         (name, value)
         for name, value in ctx.request.headers.items()
-        if not name.lower().startswith("x-amz-checksum-")
+        if not name.lower().startswith(object_headers[0])
+        and (trailer or name.lower() != object_headers[1])
     )
     plan = plan_body(body_headers, ctx.auth)
     body = await read_small_body(ctx.request.content, plan, ctx.auth)
