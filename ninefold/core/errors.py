@@ -182,6 +182,10 @@ class InvalidDocument(DomainError):
     """A configuration or request document does not have the required shape."""
 
 
+class BadDigest(DomainError):
+    """A checksum given for the data does not match the data (or its checksum type differs)."""
+
+
 class InvalidPart(DomainError):
     """A listed part is missing or its ETag does not match."""
 

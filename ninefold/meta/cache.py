@@ -251,6 +251,7 @@ def _encode_object(obj: ObjectVersion | None) -> bytes:
         return b"-"
     data: dict[str, Any] = {f.name: getattr(obj, f.name) for f in fields(obj)}
     data["part_sizes"] = list(obj.part_sizes)
+    data["part_checksums"] = list(obj.part_checksums)
     data["chunks"] = [c.to_json() for c in obj.chunks]
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -260,6 +261,7 @@ def _decode_object(raw: bytes) -> ObjectVersion | None:
         return None
     data = json.loads(raw)
     data["part_sizes"] = tuple(data["part_sizes"])
+    data["part_checksums"] = tuple(data.get("part_checksums", ()))
     data["chunks"] = tuple(ChunkRecord.from_json(c) for c in data["chunks"])
     return ObjectVersion(**data)
 

@@ -79,6 +79,9 @@ class ObjectVersion:
     storage_class: str = "STANDARD"
     #: sizes of the parts of a multipart object, in order (empty for a single PUT)
     part_sizes: tuple[int, ...] = ()
+    #: the checksums of those parts, in the same order ({"crc32": b64} each; empty when the
+    #: upload had no checksum algorithm, or for a single PUT)
+    part_checksums: tuple[dict[str, str], ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     encryption: dict[str, str] = field(default_factory=dict)
     owner: str = ""
@@ -101,6 +104,9 @@ class Upload:
     user_meta: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""
     storage_class: str = "STANDARD"
+    #: how the parts' checksums make the object's: "COMPOSITE" or "FULL_OBJECT" ("" when the
+    #: upload has no checksum algorithm)
+    checksum_type: str = ""
 
 
 @dataclass(frozen=True, slots=True)

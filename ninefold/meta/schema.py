@@ -151,6 +151,12 @@ SQLITE_MIGRATIONS: list[str] = [
     """,
     # small objects' bytes inline in their chunk row (ChunkRecord.data)
     "ALTER TABLE chunks ADD COLUMN data BLOB;",
+    # multipart checksums: the checksum type an upload was created with (COMPOSITE or
+    # FULL_OBJECT), and the checksums of a multipart object's parts (GetObjectAttributes)
+    """
+    ALTER TABLE uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE objects ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -281,4 +287,8 @@ POSTGRES_MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE chunks ADD COLUMN data BYTEA;",
+    """
+    ALTER TABLE uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE objects ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '[]';
+    """,
 ]

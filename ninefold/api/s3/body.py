@@ -17,17 +17,23 @@ from aiohttp import StreamReader
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
 from ninefold.api.s3 import errors
-from ninefold.core.checksums import ALGORITHMS, MultiHasher, b64
+from ninefold.core.checksums import ALGORITHMS, DIGEST_BYTES, MultiHasher, b64
 from ninefold.domain.objects import BodyCheck
 
-__all__ = ["BodyPlan", "make_check", "open_body", "plan_body", "read_small_body"]
+__all__ = [
+    "BodyPlan",
+    "checksum_headers",
+    "make_check",
+    "open_body",
+    "plan_body",
+    "read_small_body",
+]
 
 STREAMING = "STREAMING-"
 UNSIGNED = "UNSIGNED-PAYLOAD"
 #: the checksum S3 computes for objects uploaded without one
 DEFAULT_ALGORITHM = "crc64nvme"
 MAX_XML_BODY_BYTES = 2 * 1024 * 1024
-_DIGEST_LEN = {"crc32": 4, "crc32c": 4, "crc64nvme": 8, "sha1": 20, "sha256": 32}
 
 
 @dataclass(slots=True)
@@ -64,6 +70,25 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     return number
 
 
+def checksum_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``x-amz-checksum-<algorithm>`` headers, {algorithm: base64 value}; a value that is
+    not the base64 of a digest of the algorithm's size is InvalidRequest (400), as on S3."""
+    declared: dict[str, str] = {}
+    for algorithm in ALGORITHMS:
+        value = headers.get(f"x-amz-checksum-{algorithm}")
+        if value is not None:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raw = b""
+            if len(raw) != DIGEST_BYTES[algorithm]:
+                raise errors.InvalidRequest(
+                    f"Value for x-amz-checksum-{algorithm} header is invalid."
+                )
+            declared[algorithm] = value
+    return declared
+
+
 def plan_body(headers: Mapping[str, str], auth: AuthResult) -> BodyPlan:
     """Validate the declared digests and framing before reading a byte."""
     chunked = auth.payload.startswith(STREAMING)
@@ -78,19 +103,7 @@ def plan_body(headers: Mapping[str, str], auth: AuthResult) -> BodyPlan:
             md5 = b""
         if len(md5) != 16:
             raise errors.InvalidDigest(**{"Content-MD5": md5_header})
-    declared: dict[str, str] = {}
-    for algorithm in ALGORITHMS:
-        value = headers.get(f"x-amz-checksum-{algorithm}")
-        if value is not None:
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except binascii.Error:
-                raw = b""
-            if len(raw) != _DIGEST_LEN[algorithm]:
-                raise errors.InvalidRequest(
-                    f"Value for x-amz-checksum-{algorithm} header is invalid."
-                )
-            declared[algorithm] = value
+    declared = checksum_headers(headers)
     trailers = tuple(
         t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",") if t.strip()
     )

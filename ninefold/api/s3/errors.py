@@ -259,6 +259,7 @@ _DOMAIN: dict[type[domain.DomainError], type[S3Error]] = {
     domain.InvalidDocument: MalformedXML,
     domain.InvalidRequest: InvalidRequest,
     domain.InvalidPart: InvalidPart,
+    domain.BadDigest: BadDigest,
     domain.InvalidPartOrder: InvalidPartOrder,
     domain.EntityTooSmall: EntityTooSmall,
     domain.EntityTooLarge: EntityTooLarge,

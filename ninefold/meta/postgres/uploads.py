@@ -35,7 +35,7 @@ class PostgresUploads(PostgresEngine):
         async with self._pool.acquire() as conn, conn.transaction():
             await tx.require_bucket(conn, upload.bucket)
             await conn.execute(
-                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                 upload.upload_id,
                 upload.bucket,
                 upload.key,
@@ -46,6 +46,7 @@ class PostgresUploads(PostgresEngine):
                 json.dumps(upload.user_meta),
                 upload.checksum_algorithm,
                 upload.storage_class,
+                upload.checksum_type,
             )
 
     async def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload | None:

@@ -40,7 +40,7 @@ class SqliteUploads(SqliteEngine):
         def fn(conn: sqlite3.Connection) -> None:
             tx.require_bucket(conn, upload.bucket)
             conn.execute(
-                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     upload.upload_id,
                     upload.bucket,
@@ -52,6 +52,7 @@ class SqliteUploads(SqliteEngine):
                     json.dumps(upload.user_meta),
                     upload.checksum_algorithm,
                     upload.storage_class,
+                    upload.checksum_type,
                 ),
             )
 

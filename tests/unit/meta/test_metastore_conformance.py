@@ -1107,3 +1107,55 @@ def test_sqlite_point_read_waits_off_the_loop_when_the_database_is_locked(
         await store.close()
 
     run(go())
+
+
+def test_multipart_checksum_fields_round_trip(tmp_path: Path, backend: OpenStore) -> None:
+    """An upload keeps its checksum type; the object it completes keeps its parts' checksums
+    (read back as written, in part order, by every backend)."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        up = Upload(
+            "u9",
+            "b",
+            "k",
+            time.time(),
+            "root",
+            checksum_algorithm="crc32",
+            checksum_type="FULL_OBJECT",
+        )
+        await store.create_upload(up)
+        got_up = await store.get_upload("b", "k", "u9")
+        assert got_up is not None
+        assert (got_up.checksum_algorithm, got_up.checksum_type) == ("crc32", "FULL_OBJECT")
+        listed = await store.list_uploads(
+            "b", prefix="", key_marker="", upload_id_marker="", max_uploads=10
+        )
+        assert [u.checksum_type for u in listed] == ["FULL_OBJECT"]
+        for n in (1, 2):
+            await store.put_part(
+                Part("u9", n, 100, f"{n:032x}", time.time(), {"crc32": f"AAAAA{n}=="}, (chunk(n),))
+            )
+        sums = ({"crc32": "AAAAA1=="}, {"crc32": "AAAAA2=="})
+        done = ObjectVersion(
+            "b",
+            "k",
+            200,
+            "e" * 32 + "-2",
+            time.time(),
+            part_sizes=(100, 100),
+            part_checksums=sums,
+            checksums={"crc32": "AAAAAA==", "type": "FULL_OBJECT"},
+        )
+        await store.complete_upload(up, done, [1, 2])
+        got = await store.get_object("b", "k")
+        assert got is not None
+        assert got.part_checksums == sums and got.part_sizes == (100, 100)
+        assert got.checksums == {"crc32": "AAAAAA==", "type": "FULL_OBJECT"}
+        # a single PUT has none
+        await store.put_object(obj("single", chunk(5)))
+        single = await store.get_object("b", "single")
+        assert single is not None and single.part_checksums == ()
+        await store.close()
+
+    run(go())

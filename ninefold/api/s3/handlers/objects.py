@@ -188,6 +188,12 @@ async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
             headers[header] = ctx.s3.query[param]
     if part_number is not None and obj.part_sizes:
         headers["x-amz-mp-parts-count"] = str(len(obj.part_sizes))
+        if want_checksums and obj.checksums.get("type") == "COMPOSITE":
+            # a part of a COMPOSITE object has the checksum its upload gave it
+            sums = obj.part_checksums[part_number - 1] if obj.part_checksums else {}
+            for algorithm, value in sums.items():
+                headers[f"x-amz-checksum-{algorithm}"] = value
+                headers["x-amz-checksum-type"] = "COMPOSITE"
     status = 200
     start, length = 0, obj.size
     if byte_range is not None and not whole:
