@@ -25,6 +25,7 @@ from ninefold.api.auth import ANONYMOUS, Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
 from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.authz import access_request
+from ninefold.api.s3.body import send_continue
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
@@ -233,10 +234,7 @@ class S3App:
         if s3.op in CHECKED:  # before the body is read: nothing is written or served
             refuse_sse(s3.op, request.headers)
         handler = HANDLERS[s3.op]
-        if request.headers.get("expect", "").lower() == "100-continue":
-            await request.writer.write(
-                b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
-            )
+        await send_continue(request)  # once: authorization may have read the body already
         ctx = Context(
             request=request,
             s3=s3,

@@ -13,14 +13,22 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiohttp import StreamReader
+from aiohttp import StreamReader, web
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
 from ninefold.api.s3 import errors
 from ninefold.core.checksums import ALGORITHMS, MultiHasher, b64
 from ninefold.domain.objects import BodyCheck
 
-__all__ = ["BodyPlan", "make_check", "open_body", "plan_body", "read_small_body"]
+__all__ = [
+    "BodyPlan",
+    "make_check",
+    "open_body",
+    "plan_body",
+    "read_small_body",
+    "read_small_body_once",
+    "send_continue",
+]
 
 STREAMING = "STREAMING-"
 UNSIGNED = "UNSIGNED-PAYLOAD"
@@ -216,3 +224,30 @@ async def read_small_body(
         parts.append(piece)
     make_check(plan, body)(hasher)
     return b"".join(parts)
+
+
+_CONTINUED = "ninefold.continue_sent"
+_SMALL_BODY = "ninefold.small_body"
+
+
+async def send_continue(request: web.BaseRequest) -> None:
+    """Answer ``Expect: 100-continue`` once: the client may now send the body."""
+    if request.get(_CONTINUED) or request.headers.get("expect", "").lower() != "100-continue":
+        return
+    request[_CONTINUED] = True
+    await request.writer.write(
+        b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
+    )
+
+
+async def read_small_body_once(
+    request: web.BaseRequest, auth: AuthResult, limit: int = MAX_XML_BODY_BYTES
+) -> bytes:
+    """``read_small_body`` of the request, kept on it: authorization may need a small body
+    (PutObjectTagging's tags for ``s3:RequestObjectTag``) before its handler reads it."""
+    cached: bytes | None = request.get(_SMALL_BODY)
+    if cached is None:
+        await send_continue(request)
+        plan = plan_body(request.headers, auth)
+        cached = request[_SMALL_BODY] = await read_small_body(request.content, plan, auth, limit)
+    return cached
