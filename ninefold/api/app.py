@@ -101,7 +101,7 @@ class S3App:
                 if (post := browser_post_bucket(request, raw_path, raw_query, domain)) is not None:
                     # POST Object: the form authenticates it, not the headers
                     response = await post_object(
-                        request, raw_path, post, self.services, self.lookup, request_id
+                        request, raw_path, post, self.services, self.lookup_for_key, request_id
                     )
                 else:
                     response = await self._dispatch(request, raw_path, raw_query, request_id)
@@ -187,7 +187,11 @@ class S3App:
     async def _lookup_for(self, parts: HttpRequestParts) -> CredentialLookup:
         """The credential lookup for this request: the root key, or the user key it names
         (``ninefold admin key``), fetched from metadata once, before the signature check."""
-        access_key = _access_key_of(parts)
+        return await self.lookup_for_key(_access_key_of(parts))
+
+    async def lookup_for_key(self, access_key: str | None) -> CredentialLookup:
+        """The credential lookup for a request signed with ``access_key`` (header, query or
+        POST form): the root key, or that user key fetched from metadata once."""
         if access_key is None or self.lookup(access_key) is not None:
             return self.lookup
         user = await self.services.iam.credentials(access_key)
