@@ -226,8 +226,8 @@ async def read_small_body(
     return b"".join(parts)
 
 
-_CONTINUED = "ninefold.continue_sent"
-_SMALL_BODY = "ninefold.small_body"
+_CONTINUED = web.RequestKey("ninefold.continue_sent", bool)
+_SMALL_BODY = web.RequestKey("ninefold.small_body", bytes)
 
 
 async def send_continue(request: web.BaseRequest) -> None:
