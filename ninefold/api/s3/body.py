@@ -13,7 +13,7 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiohttp import StreamReader
+from aiohttp import StreamReader, web
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
 from ninefold.api.s3 import errors
@@ -27,6 +27,8 @@ __all__ = [
     "open_body",
     "plan_body",
     "read_small_body",
+    "read_small_body_once",
+    "send_continue",
 ]
 
 STREAMING = "STREAMING-"
@@ -229,3 +231,30 @@ async def read_small_body(
         parts.append(piece)
     make_check(plan, body)(hasher)
     return b"".join(parts)
+
+
+_CONTINUED = web.RequestKey("ninefold.continue_sent", bool)
+_SMALL_BODY = web.RequestKey("ninefold.small_body", bytes)
+
+
+async def send_continue(request: web.BaseRequest) -> None:
+    """Answer ``Expect: 100-continue`` once: the client may now send the body."""
+    if request.get(_CONTINUED) or request.headers.get("expect", "").lower() != "100-continue":
+        return
+    request[_CONTINUED] = True
+    await request.writer.write(
+        b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
+    )
+
+
+async def read_small_body_once(
+    request: web.BaseRequest, auth: AuthResult, limit: int = MAX_XML_BODY_BYTES
+) -> bytes:
+    """``read_small_body`` of the request, kept on it: authorization may need a small body
+    (PutObjectTagging's tags for ``s3:RequestObjectTag``) before its handler reads it."""
+    cached: bytes | None = request.get(_SMALL_BODY)
+    if cached is None:
+        await send_continue(request)
+        plan = plan_body(request.headers, auth)
+        cached = request[_SMALL_BODY] = await read_small_body(request.content, plan, auth, limit)
+    return cached
