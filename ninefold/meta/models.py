@@ -7,6 +7,7 @@ without quotes (hex md5, or ``<hex>-N`` for multipart objects).
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -172,8 +173,25 @@ class DeleteOutcome:
 
 
 def new_version_id() -> str:
-    """A fresh version id: 32 random hex digits (opaque to clients, unique per key)."""
-    return secrets.token_hex(16)
+    """A fresh version id: 32 hex digits, opaque to clients and unique per key: the time it was
+    made (microseconds since the epoch, 14 digits), then 18 random digits. The time places a
+    version that is gone among the versions of its key (a ListObjectVersions page that ended on
+    it continues after it, see ``version_id_time``); the writes of one key are serialized, so
+    its version ids are made in the order of its row ids."""
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
+
+
+def version_id_time(version_id: str) -> float | None:
+    """When ``version_id`` was made (epoch seconds); None for the ``null`` version (whose time
+    is its row's ``last_modified``). Ids made before issue 11 were 32 random digits: their
+    "time" is meaningless but still orders them somewhere.
+
+    >>> version_id_time("05f128840d4000" + "0" * 18)  # 2023-01-01T00:00:00Z
+    1672531200.0
+    """
+    if version_id == NULL_VERSION:
+        return None
+    return int(version_id[:14], 16) / 1e6
 
 
 def is_valid_version_id(version_id: str) -> bool:

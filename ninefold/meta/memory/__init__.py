@@ -21,7 +21,7 @@ from typing import Any
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta import rules
-from ninefold.meta.listing import ListCursor, VersionCursor
+from ninefold.meta.listing import ListCursor, VersionCursor, resume_below
 from ninefold.meta.memory.database import MemoryDatabase, PartRow, bare
 from ninefold.meta.models import (
     NODE_HEALTH,
@@ -205,11 +205,16 @@ class MemoryMetaStore:
         marker_id = None
         if version_id_marker:
             found = self.db.find(bucket, key_marker, version_id_marker)
-            if found is None:
-                raise errors.InvalidArgument(
-                    "Invalid version id specified", ArgumentName="version-id-marker"
+            if found is None:  # deleted since the last page
+                marker_id = resume_below(
+                    version_id_marker,
+                    [
+                        (v.row_id, v.obj.version_id, v.obj.last_modified)
+                        for v in self.db.versions.get((bucket, key_marker), ())
+                    ],
                 )
-            marker_id = found.row_id
+            else:
+                marker_id = found.row_id
         cursor = VersionCursor(
             prefix=prefix,
             delimiter=delimiter,

@@ -11,9 +11,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from ninefold.core import errors
 from ninefold.meta import rules
-from ninefold.meta.listing import ListCursor, VersionCursor
+from ninefold.meta.listing import ListCursor, VersionCursor, resume_below
 from ninefold.meta.models import DeleteOutcome, ListPage, ObjectVersion, VersionPage, WriteCondition
 from ninefold.meta.postgres import tx
 from ninefold.meta.postgres.engine import PostgresEngine
@@ -184,9 +183,15 @@ class PostgresObjects(PostgresEngine):
                     key_marker,
                     version_id_marker,
                 )
-                if marker_id is None:
-                    raise errors.InvalidArgument(
-                        "Invalid version id specified", ArgumentName="version-id-marker"
+                if marker_id is None:  # deleted since the last page
+                    marker_id = resume_below(
+                        version_id_marker,
+                        await conn.fetch(
+                            "SELECT id, version_id, last_modified FROM objects "
+                            "WHERE bucket = $1 AND key = $2",
+                            bucket,
+                            key_marker,
+                        ),
                     )
             cursor = VersionCursor(
                 prefix=prefix,

@@ -863,15 +863,64 @@ def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: Open
         )
         assert page.common_prefixes == ["d/", "f/"]
         assert sorted({v.key for v in page.versions}) == ["a", "e"]
-        with pytest.raises(errors.InvalidArgument):
+        with pytest.raises(errors.InvalidArgument):  # not a version id at all
             await store.list_object_versions(
                 "b",
                 prefix="",
                 delimiter="",
                 key_marker="a",
-                version_id_marker="0" * 32,
+                version_id_marker="not-a-version-id",
                 max_keys=10,
             )
+        await store.close()
+
+    run(go())
+
+
+def test_list_object_versions_continues_after_a_deleted_marker_version(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    """The version a page ended on is deleted before the next page is asked for: the listing
+    goes on with the versions of that key older than it (version ids are ordered by the time
+    they were made), then the next keys; nothing is skipped, nothing repeated."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.put_object(obj("k", chunk(90))) is None  # the null version, oldest
+        await store.set_bucket_versioning("b", "Enabled")
+        ids = [await store.put_object(obj("k", chunk(n))) for n in range(1, 6)]
+        after = await store.put_object(obj("m", chunk(9)))
+        newest_first = [*reversed(ids), "null"]
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="", version_id_marker="", max_keys=2
+        )
+        assert [v.version_id for v in page.versions] == newest_first[:2]
+        assert page.next_key_marker == "k" and page.next_version_id_marker == ids[3]
+        # the marker version and the one after it go
+        assert (await store.delete_version("b", "k", ids[3])).existed
+        assert (await store.delete_version("b", "k", ids[2])).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[3], max_keys=10
+        )
+        assert [(v.key, v.version_id) for v in page.versions] == [
+            ("k", ids[1]),
+            ("k", ids[0]),
+            ("k", "null"),
+            ("m", after),
+        ]
+        # a marker newer than every remaining version of the key: all of them follow
+        assert (await store.delete_version("b", "k", ids[4])).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[4], max_keys=10
+        )
+        assert [v.version_id for v in page.versions] == [ids[1], ids[0], "null", after]
+        # the key is gone altogether: the next key follows
+        for v in (ids[1], ids[0], "null"):
+            assert (await store.delete_version("b", "k", v)).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[1], max_keys=10
+        )
+        assert [(v.key, v.version_id) for v in page.versions] == [("m", after)]
         await store.close()
 
     run(go())
