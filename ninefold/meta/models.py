@@ -15,11 +15,13 @@ from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 
 __all__ = [
+    "COMPLETED_UPLOAD_RETENTION_S",
     "NODE_HEALTH",
     "NULL_VERSION",
     "REPAIR_MISSING_AT_WRITE",
     "Bucket",
     "ClusterMap",
+    "CompletedUpload",
     "GcItem",
     "ListEntry",
     "ListPage",
@@ -102,6 +104,29 @@ class Upload:
     user_meta: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""
     storage_class: str = "STANDARD"
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedUpload:
+    """A multipart upload completed lately (kept ``COMPLETED_UPLOAD_RETENTION_S``): a repeated
+    CompleteMultipartUpload of the same parts answers what the first one did, as on S3."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    #: the part numbers the upload was completed with, in order
+    parts: tuple[int, ...]
+    #: the object's ETag (without quotes), version id ("" in a never-versioned bucket) and
+    #: checksums, as the first CompleteMultipartUpload returned them
+    etag: str
+    version_id: str
+    checksums: dict[str, str]
+    completed_at: float
+
+
+#: how long a completed upload id is remembered (S3 keeps them "briefly"; a retry after a lost
+#: answer comes within minutes)
+COMPLETED_UPLOAD_RETENTION_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from ninefold.fragments.records import INLINE, ChunkRecord
 from ninefold.meta.models import (
     NULL_VERSION,
     Bucket,
+    CompletedUpload,
     DeleteOutcome,
     ObjectVersion,
     WriteCondition,
@@ -46,6 +47,7 @@ __all__ = [
     "check_condition",
     "check_create_bucket",
     "check_delete_bucket",
+    "completed_upload",
     "gc_chunks",
     "has_fragments",
     "make_room",
@@ -315,3 +317,20 @@ def plan_complete(
     become the object's, in order; the upload and its other parts are unlinked."""
     require_upload(upload_id, upload_exists)
     return plan_put(bucket, versioning, key, condition)
+
+
+def completed_upload(
+    upload_id: str, obj: ObjectVersion, parts: list[int], result: str | None, at: float
+) -> CompletedUpload:
+    """What a completed upload leaves behind for a repeated CompleteMultipartUpload: the part
+    numbers it took and the answer it gave (``result``: the plan's reported version id)."""
+    return CompletedUpload(
+        upload_id=upload_id,
+        bucket=obj.bucket,
+        key=obj.key,
+        parts=tuple(parts),
+        etag=obj.etag,
+        version_id=result or "",
+        checksums=dict(obj.checksums),
+        completed_at=at,
+    )

@@ -17,6 +17,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -169,6 +170,13 @@ class MetaStore(Protocol):
         ``obj.chunks`` is ignored: the chunks of the listed parts become the object's, in order.
         Raises NoSuchUpload when the upload is no longer there (completed or aborted meanwhile).
         """
+        ...
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        """The upload ``upload_id`` of ``bucket``/``key`` if it was completed within
+        ``COMPLETED_UPLOAD_RETENTION_S`` (``complete_upload`` records it in its transaction)."""
         ...
 
     async def abort_upload(self, upload_id: str) -> bool: ...

@@ -24,9 +24,11 @@ from ninefold.meta import rules
 from ninefold.meta.listing import ListCursor, VersionCursor, resume_below
 from ninefold.meta.memory.database import MemoryDatabase, PartRow, bare
 from ninefold.meta.models import (
+    COMPLETED_UPLOAD_RETENTION_S,
     NODE_HEALTH,
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -308,7 +310,23 @@ class MemoryMetaStore:
         # queued by put_part already, unless repaired meanwhile: _link_chunks catches the rest
         self.db.insert_version(replace(obj, version_id=plan.room.version_id), chunks)
         self.db.drop_upload(upload.upload_id, at)
+        old = at - COMPLETED_UPLOAD_RETENTION_S
+        for upload_id in [u for u, c in self.db.completed.items() if c.completed_at < old]:
+            del self.db.completed[upload_id]
+        self.db.completed[upload.upload_id] = rules.completed_upload(
+            upload.upload_id, obj, parts, plan.result, at
+        )
         return plan.result
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        found = self.db.completed.get(upload_id)
+        if found is None or (found.bucket, found.key) != (bucket, key):
+            return None
+        if found.completed_at < time.time() - COMPLETED_UPLOAD_RETENTION_S:
+            return None
+        return copy.deepcopy(found)
 
     async def abort_upload(self, upload_id: str) -> bool:
         if upload_id not in self.db.uploads:

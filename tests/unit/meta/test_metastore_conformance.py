@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.memory import MemoryDatabase, MemoryMetaStore
-from ninefold.meta.models import Bucket, ObjectVersion, Part, Upload
+from ninefold.meta.models import Bucket, ObjectVersion, Part, Upload, WriteCondition
 from ninefold.meta.postgres import PostgresMetaStore
 from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.meta.store import MetaStore
@@ -160,6 +160,46 @@ def test_overwrite_queues_old_chunks_for_gc(tmp_path: Path, backend: OpenStore) 
         assert [i.chunk for i in await store.gc_pending(time.time() + 1, 10)] == [chunk(3)]
         with pytest.raises(errors.NoSuchBucket):
             await store.put_object(obj("k", bucket="missing"))
+        await store.close()
+
+    run(go())
+
+
+def test_completed_upload_is_remembered(tmp_path: Path, backend: OpenStore) -> None:
+    """complete_upload records, in its transaction, what a repeated complete must answer:
+    the parts it took, the ETag, the version id and the checksums; for its bucket and key
+    only, and not for an upload that failed its condition or was aborted."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.set_bucket_versioning("b", "Enabled")
+        n = 0
+        for upload_id in ("u1", "u2", "u3"):
+            await store.create_upload(Upload(upload_id, "b", "k", time.time(), "root"))
+            for number in (1, 2):
+                n += 1
+                part = Part(upload_id, number, 100, f"{n:032x}", time.time(), {}, (chunk(n),))
+                await store.put_part(part)
+        assert await store.get_completed_upload("b", "k", "u1") is None  # not completed yet
+        before = time.time()
+        version = await store.complete_upload(Upload("u1", "b", "k", 0, "root"), obj("k"), [1, 2])
+        done = await store.get_completed_upload("b", "k", "u1")
+        assert done is not None
+        assert (done.upload_id, done.bucket, done.key, done.parts) == ("u1", "b", "k", (1, 2))
+        assert (done.etag, done.version_id) == ("e" * 32, version)
+        assert done.checksums == {"crc32": "AAAAAA==", "type": "FULL_OBJECT"}
+        assert done.completed_at >= before - 1
+        assert await store.get_completed_upload("b", "other", "u1") is None
+        assert await store.get_completed_upload("c", "k", "u1") is None
+        # a complete whose condition fails leaves the upload open and records nothing
+        with pytest.raises(errors.PreconditionFailed):
+            await store.complete_upload(
+                Upload("u2", "b", "k", 0, "root"), obj("k"), [1], WriteCondition(if_none_match=True)
+            )
+        assert await store.get_completed_upload("b", "k", "u2") is None
+        assert await store.get_upload("b", "k", "u2") is not None
+        assert await store.abort_upload("u3")
+        assert await store.get_completed_upload("b", "k", "u3") is None
         await store.close()
 
     run(go())

@@ -141,7 +141,9 @@ async def upload_part_copy(ctx: Context) -> web.StreamResponse:
 
 
 async def complete_upload(ctx: Context) -> web.StreamResponse:
-    upload = await _upload(ctx)
+    upload = await ctx.services.multipart.upload_to_complete(
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("uploadId", "")
+    )
     plan = plan_body(ctx.request.headers, ctx.auth)
     body = await read_small_body(ctx.request.content, plan, ctx.auth)
     root = parse_xml(body, "CompleteMultipartUpload")
