@@ -363,11 +363,17 @@ class CachedMetaStore:
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         return await self._write(
             [_object_key(bucket, key)],
             lambda: self.inner.delete_version(
-                bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+                bucket,
+                key,
+                version_id,
+                owner=owner,
+                bypass_governance=bypass_governance,
+                condition=condition,
             ),
         )
 

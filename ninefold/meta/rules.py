@@ -209,12 +209,21 @@ def plan_put(
 
 
 def plan_delete_current(
-    bucket: str, key_name: str, versioning: str | None, key: KeyRows, *, owner: str, now: float
+    bucket: str,
+    key_name: str,
+    versioning: str | None,
+    key: KeyRows,
+    *,
+    owner: str,
+    now: float,
+    condition: WriteCondition | None = None,
 ) -> DeletePlan:
     """DeleteObject without a version id. Never versioned: the ``null`` version is unlinked
     (``existed`` tells whether there was one). Versioned: a new delete marker becomes current
-    (Enabled: with a fresh id; Suspended: the ``null`` id, replacing the null version)."""
+    (Enabled: with a fresh id; Suspended: the ``null`` id, replacing the null version).
+    ``condition`` (If-Match) is checked against the current version first."""
     state = versioning_of(bucket, versioning)
+    check_condition(condition, key)
     if not state:
         return DeletePlan(DeleteOutcome(None, False, key.null is not None), unlink=key.null)
     room = make_room(state, key)
@@ -244,11 +253,15 @@ def plan_delete_version(
     *,
     now: float,
     bypass_governance: bool,
+    condition: WriteCondition | None = None,
 ) -> DeletePlan:
     """DeleteObject of one version (``row``, None when the key has no such version): removed
     for good unless Object Lock protects it; if it was current, the newest remaining version
-    becomes current."""
+    becomes current. ``condition`` (If-Match) is checked against that version (a delete
+    marker has no ETag: NoSuchKey)."""
     versioning_of(bucket, versioning)
+    if condition is not None:
+        condition.check(None if row is None or row.is_delete_marker else row.etag)
     if row is None:
         return DeletePlan(DeleteOutcome(version_id, False, False))
     refuse_locked(row, now, bypass_governance)

@@ -93,6 +93,7 @@ class MetaStore(Protocol):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         """DeleteObject: without ``version_id`` the current version is removed (unversioned
         bucket) or hidden behind a new delete marker (versioned: ``Enabled`` gets a new id,

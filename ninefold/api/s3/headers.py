@@ -17,6 +17,7 @@ __all__ = [
     "ByteRange",
     "check_conditions",
     "decode_meta_value",
+    "delete_condition",
     "encode_meta_value",
     "http_date",
     "parse_http_date",
@@ -142,14 +143,24 @@ def write_condition(headers: Mapping[str, str]) -> WriteCondition | None:
             "If-None-Match on a write only takes '*' (the key must not exist).",
             Header="If-None-Match",
         )
-    tags = None
-    if if_match is not None:
-        tags = tuple(
-            t.strip().removeprefix("W/").strip('"') for t in if_match.split(",") if t.strip()
-        )
-        if not tags:
-            raise errors.InvalidArgument("If-Match needs an ETag or '*'.", Header="If-Match")
+    tags = None if if_match is None else _if_match_tags(if_match)
     return WriteCondition(if_match=tags, if_none_match=if_none_match is not None)
+
+
+def delete_condition(headers: Mapping[str, str]) -> WriteCondition | None:
+    """``If-Match: "etag"`` (or ``*``) of a DeleteObject, a conditional delete; None when not
+    sent. S3 has no If-None-Match on deletes: it is ignored, as there."""
+    if_match = headers.get("if-match")
+    if if_match is None:
+        return None
+    return WriteCondition(if_match=_if_match_tags(if_match))
+
+
+def _if_match_tags(if_match: str) -> tuple[str, ...]:
+    tags = tuple(t.strip().removeprefix("W/").strip('"') for t in if_match.split(",") if t.strip())
+    if not tags:
+        raise errors.InvalidArgument("If-Match needs an ETag or '*'.", Header="If-Match")
+    return tags
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:

@@ -157,11 +157,14 @@ class MemoryMetaStore:
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         versioning, at = self.db.versioning(bucket), time.time()
         if version_id is None:
             rows = self.db.key_rows(bucket, key)
-            plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+            plan = rules.plan_delete_current(
+                bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+            )
         else:
             found = self.db.find(bucket, key, version_id)
             plan = rules.plan_delete_version(
@@ -171,6 +174,7 @@ class MemoryMetaStore:
                 None if found is None else found.row(),
                 now=at,
                 bypass_governance=bypass_governance,
+                condition=condition,
             )
         if plan.unlink is not None:
             self.db.unlink_version(plan.unlink, at)

@@ -122,6 +122,7 @@ class PostgresObjects(PostgresEngine):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         async with self._pool.acquire() as conn, conn.transaction():
             versioning = await tx.versioning_state(conn, bucket)
@@ -129,7 +130,9 @@ class PostgresObjects(PostgresEngine):
             at = time.time()
             if version_id is None:
                 rows = await tx.key_rows(conn, bucket, key)
-                plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+                plan = rules.plan_delete_current(
+                    bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+                )
             else:
                 row = await conn.fetchrow(
                     f"SELECT {VERSION_ROW_COLS}, lock FROM objects "
@@ -145,6 +148,7 @@ class PostgresObjects(PostgresEngine):
                     None if row is None else version_row(tuple(row)),
                     now=at,
                     bypass_governance=bypass_governance,
+                    condition=condition,
                 )
             await tx.apply_delete(conn, bucket, key, plan, at)
             return plan.outcome

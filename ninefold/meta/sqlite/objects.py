@@ -115,13 +115,16 @@ class SqliteObjects(SqliteEngine):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         def fn(conn: sqlite3.Connection) -> DeleteOutcome:
             versioning = tx.versioning_state(conn, bucket)
             at = tx.now()
             if version_id is None:
                 rows = tx.key_rows(conn, bucket, key)
-                plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+                plan = rules.plan_delete_current(
+                    bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+                )
             else:
                 row = conn.execute(
                     f"SELECT {VERSION_ROW_COLS}, lock FROM objects "
@@ -135,6 +138,7 @@ class SqliteObjects(SqliteEngine):
                     None if row is None else version_row(row),
                     now=at,
                     bypass_governance=bypass_governance,
+                    condition=condition,
                 )
             tx.apply_delete(conn, bucket, key, plan, at)
             return plan.outcome

@@ -1167,3 +1167,25 @@ def test_sqlite_point_read_waits_off_the_loop_when_the_database_is_locked(
         await store.close()
 
     run(go())
+
+
+def test_delete_condition_is_checked_in_the_delete_transaction(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1)))
+        with pytest.raises(errors.PreconditionFailed):
+            await store.delete_version(
+                "b", "k", None, condition=WriteCondition(if_match=("0" * 32,))
+            )
+        assert await store.get_object("b", "k") is not None  # nothing was deleted
+        out = await store.delete_version(
+            "b", "k", None, condition=WriteCondition(if_match=("e" * 32,))
+        )
+        assert out.existed and await store.get_object("b", "k") is None
+        with pytest.raises(errors.NoSuchKey):
+            await store.delete_version("b", "k", None, condition=WriteCondition(if_match=("*",)))
+        await store.close()
+
+    run(go())

@@ -20,6 +20,7 @@ from ninefold.api.s3.headers import (
     STORED_HEADERS,
     ByteRange,
     check_conditions,
+    delete_condition,
     encode_meta_value,
     http_date,
     parse_range,
@@ -273,6 +274,7 @@ async def delete_object(ctx: Context) -> web.StreamResponse:
         ctx.s3.query.get("versionId"),
         ctx.user,
         bypass_governance=_bypass_governance(ctx),
+        condition=delete_condition(ctx.request.headers),
     )
     headers = {}
     if outcome.version_id is not None:
