@@ -20,7 +20,7 @@ from ninefold.core import errors
 from ninefold.core.checksums import FULL_OBJECT_ALGORITHMS, combine_crcs, composite_checksum
 from ninefold.domain.buckets import Bucket
 from ninefold.domain.objects import BodyCheck, ObjectService, PutSpec
-from ninefold.meta.models import ObjectVersion, Part, Upload, WriteCondition
+from ninefold.meta.models import CompletedUpload, ObjectVersion, Part, Upload, WriteCondition
 
 __all__ = [
     "CHECKSUM_TYPES",
@@ -108,6 +108,19 @@ class MultipartService:
                 f"actual checksum Type: {other[0] if other else 'null'}"
             )
 
+    async def upload_to_complete(
+        self, bucket: Bucket, key: str, upload_id: str
+    ) -> Upload | CompletedUpload:
+        """The upload a CompleteMultipartUpload names: still open, or completed lately (S3
+        answers a repeated complete of the same parts with the first answer)."""
+        upload = await self.meta.get_upload(bucket.name, key, upload_id)
+        if upload is not None:
+            return upload
+        done = await self.meta.get_completed_upload(bucket.name, key, upload_id)
+        if done is None:
+            raise errors.NoSuchUpload(UploadId=upload_id)
+        return done
+
     async def upload_part(
         self,
         upload: Upload,
@@ -149,7 +162,7 @@ class MultipartService:
 
     async def complete(
         self,
-        upload: Upload,
+        upload: Upload | CompletedUpload,
         requested: list[tuple[int, str, dict[str, str]]],
         condition: WriteCondition | None = None,
         *,
@@ -162,13 +175,20 @@ class MultipartService:
         An upload with a checksum algorithm gets the object checksum of its type: COMPOSITE
         (every listed part must carry its checksum) or FULL_OBJECT (the parts' CRCs combined).
         ``expected`` (the object checksum, type and size the client states) is verified
-        against what the parts make; nothing is committed when it does not match."""
+        against what the parts make; nothing is committed when it does not match.
+
+        An upload completed already (``upload`` is a ``CompletedUpload``, or it completes
+        concurrently) answers as it did the first time when ``requested`` names the same parts
+        (a client retrying after a lost answer), without checking ``condition`` again: that
+        write happened. Other parts are NoSuchUpload."""
         expected = expected or CompleteChecks()
         if not requested:
             raise errors.InvalidDocument("CompleteMultipartUpload must name at least one part.")
         numbers = [n for n, _, _ in requested]
         if any(b <= a for a, b in itertools.pairwise(numbers)):
             raise errors.InvalidPartOrder()
+        if isinstance(upload, CompletedUpload):
+            return _replay(upload, requested)
         stored = {
             p.part_number: p
             for p in await self.meta.list_parts(
@@ -240,7 +260,13 @@ class MultipartService:
             chunks=tuple(c for p in parts for c in p.chunks),
         )
         await self.objects.precheck(upload.bucket, upload.key, condition)
-        version_id = await self.meta.complete_upload(upload, obj, numbers, condition)
+        try:
+            version_id = await self.meta.complete_upload(upload, obj, numbers, condition)
+        except errors.NoSuchUpload:  # completed (or aborted) by a concurrent request
+            done = await self.meta.get_completed_upload(upload.bucket, upload.key, upload.upload_id)
+            if done is None:
+                raise
+            return _replay(done, requested)
         return replace(obj, version_id=version_id or "")
 
     async def abort(self, upload: Upload) -> None:
@@ -351,3 +377,27 @@ def _verify_object_checksum(
         raise errors.BadDigest(
             f"The {algorithm} you specified did not match the calculated checksum."
         )
+
+
+def _replay(
+    done: CompletedUpload, requested: list[tuple[int, str, dict[str, str]]]
+) -> ObjectVersion:
+    """The answer of the CompleteMultipartUpload that completed ``done``, for a request that
+    names the same parts with the same ETags (same numbers, same multipart ETag)."""
+    numbers = tuple(n for n, _, _ in requested)
+    try:
+        md5s = b"".join(bytes.fromhex(etag.strip().strip('"')) for _, etag, _ in requested)
+    except ValueError:
+        md5s = b""
+    etag = f"{hashlib.md5(md5s).hexdigest()}-{len(requested)}"
+    if numbers != done.parts or etag != done.etag:
+        raise errors.NoSuchUpload(UploadId=done.upload_id)
+    return ObjectVersion(
+        bucket=done.bucket,
+        key=done.key,
+        size=0,
+        etag=done.etag,
+        last_modified=done.completed_at,
+        version_id=done.version_id,
+        checksums=dict(done.checksums),
+    )

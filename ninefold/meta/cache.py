@@ -43,6 +43,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -364,11 +365,17 @@ class CachedMetaStore:
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         return await self._write(
             [_object_key(bucket, key)],
             lambda: self.inner.delete_version(
-                bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+                bucket,
+                key,
+                version_id,
+                owner=owner,
+                bypass_governance=bypass_governance,
+                condition=condition,
             ),
         )
 
@@ -465,6 +472,11 @@ class CachedMetaStore:
             [_object_key(upload.bucket, upload.key)],
             lambda: self.inner.complete_upload(upload, obj, parts, condition),
         )
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        return await self.inner.get_completed_upload(bucket, key, upload_id)
 
     async def abort_upload(self, upload_id: str) -> bool:
         return await self.inner.abort_upload(upload_id)

@@ -157,3 +157,69 @@ def test_copy_object_if_none_match(s3: Any, bucket: str) -> None:
         Bucket=bucket, Key="new", CopySource={"Bucket": bucket, "Key": "src"}, IfNoneMatch="*"
     )
     assert s3.get_object(Bucket=bucket, Key="new")["Body"].read() == b"source"
+
+
+def test_conditional_delete_if_match(s3: Any, bucket: str, any_server: Any) -> None:
+    """DeleteObject with If-Match (S3's conditional deletes): 204 when the current ETag (or
+    ``*``: any object) matches, 412 PreconditionFailed otherwise, 404 NoSuchKey without an
+    object; a refused delete deletes nothing."""
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")["ETag"]
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=quoted_md5(b"other"))
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
+    assert status_of(s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)) == 204
+    with raises_s3("404", 404):
+        s3.head_object(Bucket=bucket, Key="k")
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v2")
+    assert status_of(s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")) == 204
+    # an empty If-Match is no condition at all
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v3")
+    resp = request(any_server, "DELETE", bucket, "k", headers={"If-Match": ""})
+    assert resp.status == 400, resp
+    resp.error("InvalidArgument")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v3"
+
+
+def test_conditional_delete_in_a_versioned_bucket(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")
+    second = s3.put_object(Bucket=bucket, Key="k", Body=b"v2")
+    # the condition is on the current version
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=first["ETag"])
+    resp = s3.delete_object(Bucket=bucket, Key="k", IfMatch=second["ETag"])
+    assert resp["DeleteMarker"] is True
+    # the current version is now a delete marker: no object
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=second["ETag"])
+    # with a version id, the condition is on that version
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(
+            Bucket=bucket, Key="k", VersionId=first["VersionId"], IfMatch=second["ETag"]
+        )
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=first["VersionId"], IfMatch=first["ETag"])
+    left = [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]]
+    assert left == [second["VersionId"]]
+
+
+def test_concurrent_conditional_deletes_exactly_one_wins(s3: Any, bucket: str) -> None:
+    """The condition is decided in the deleting transaction: of 10 deletes sent with the
+    same ETag in a versioned bucket, one makes the delete marker, the others find no object."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    etag = s3.put_object(Bucket=bucket, Key="race", Body=b"x")["ETag"]
+
+    def delete(_: int) -> int:
+        try:
+            return status_of(s3.delete_object(Bucket=bucket, Key="race", IfMatch=etag))
+        except ClientError as exc:
+            return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(delete, range(10)))
+    assert sorted(outcomes) == [204] + [404] * 9, outcomes
+    markers = s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", [])
+    assert len(markers) == 1

@@ -181,7 +181,9 @@ def _complete_checks(headers: Mapping[str, str]) -> CompleteChecks:
 
 
 async def complete_upload(ctx: Context) -> web.StreamResponse:
-    upload = await _upload(ctx)
+    upload = await ctx.services.multipart.upload_to_complete(
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("uploadId", "")
+    )
     expected = _complete_checks(ctx.request.headers)
     # the x-amz-checksum-* headers of a completion are the object's, not the XML body's (whose
     # own checksum can only come as an aws-chunked trailer)

@@ -20,6 +20,8 @@ from ninefold.api.s3.headers import (
     STORED_HEADERS,
     ByteRange,
     check_conditions,
+    delete_condition,
+    encode_meta_value,
     http_date,
     parse_range,
     user_metadata,
@@ -83,7 +85,7 @@ def object_headers(obj: ObjectVersion, *, checksums: bool) -> CIMultiDict[str]:
     for name, value in obj.headers.items():
         headers[name] = value
     for name, value in obj.user_meta.items():
-        headers[f"x-amz-meta-{name}"] = value
+        headers[f"x-amz-meta-{name}"] = encode_meta_value(value)
     if obj.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = obj.storage_class
     if obj.tags:
@@ -278,6 +280,7 @@ async def delete_object(ctx: Context) -> web.StreamResponse:
         ctx.s3.query.get("versionId"),
         ctx.user,
         bypass_governance=await bypass_governance(ctx),
+        condition=delete_condition(ctx.request.headers),
     )
     headers = {}
     if outcome.version_id is not None:
