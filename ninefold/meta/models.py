@@ -301,12 +301,16 @@ class WriteCondition:
 
     #: ETags (without quotes) one of which the current object must have; "*": any object
     if_match: tuple[str, ...] | None = None
-    #: the key must have no current object
+    #: the key must have no current object (``If-None-Match: *``)
     if_none_match: bool = False
+    #: ETags (without quotes) the current object must not have (``If-None-Match: "etag"``)
+    if_none_match_etags: tuple[str, ...] = ()
 
     def check(self, current_etag: str | None) -> None:
         """Raises PreconditionFailed (412), or NoSuchKey (404) for If-Match on no object."""
-        if self.if_none_match and current_etag is not None:
+        if current_etag is not None and (
+            self.if_none_match or current_etag in self.if_none_match_etags
+        ):
             raise errors.PreconditionFailed(Condition="If-None-Match")
         if self.if_match is not None:
             if current_etag is None:

@@ -60,20 +60,51 @@ def test_if_match_on_a_missing_key_is_no_such_key(s3: Any, bucket: str) -> None:
         s3.head_object(Bucket=bucket, Key="absent")
 
 
-def test_if_none_match_with_an_etag_is_not_implemented(
+def test_if_none_match_with_an_etag_writes_unless_the_current_object_has_it(
     s3: Any, bucket: str, any_server: Any
 ) -> None:
-    resp = request(
-        any_server,
-        "PUT",
-        bucket,
-        "k",
-        body=b"x",
-        headers={"If-None-Match": '"0123456789abcdef0123456789abcdef"'},
-    )
-    assert resp.status == 501 and b"<Code>NotImplemented</Code>" in resp.body
-    with raises_s3("404", 404):  # nothing was written
-        s3.head_object(Bucket=bucket, Key="k")
+    """``If-None-Match: "etag"`` on a write (AWS answers 501; Ninefold follows RFC 9110 as
+    MinIO does): 412 when the current object has one of the ETags, else the write goes on,
+    also where there is no object."""
+    other = '"0123456789abcdef0123456789abcdef"'
+    resp = request(any_server, "PUT", bucket, "k", body=b"v1", headers={"If-None-Match": other})
+    assert resp.status == 200, resp
+    v1 = quoted_md5(b"v1")
+    for value in (v1, v1.strip('"'), f"{other}, {v1}"):
+        resp = request(
+            any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": value}
+        )
+        assert resp.status == 412 and b"<Code>PreconditionFailed</Code>" in resp.body, resp
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
+    resp = request(any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": other})
+    assert resp.status == 200, resp
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v2"
+    resp = request(any_server, "PUT", bucket, "k", body=b"v3", headers={"If-None-Match": " "})
+    assert resp.status == 400 and b"<Code>InvalidArgument</Code>" in resp.body, resp
+
+
+def test_if_none_match_with_an_etag_on_complete_multipart_upload(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"current")
+    current = quoted_md5(b"current")
+
+    def complete(if_none_match: str) -> dict[str, Any]:
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+        etag = s3.upload_part(
+            Bucket=bucket, Key="k", UploadId=upload, PartNumber=1, Body=b"multipart"
+        )["ETag"]
+        return s3.complete_multipart_upload(  # type: ignore[no-any-return]
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+            IfNoneMatch=if_none_match,
+        )
+
+    with raises_s3("PreconditionFailed", 412):
+        complete(current)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"current"
+    complete('"0123456789abcdef0123456789abcdef"')
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"multipart"
 
 
 def test_twenty_concurrent_creators_exactly_one_wins(s3: Any, bucket: str) -> None:

@@ -138,13 +138,15 @@ def write_condition(headers: Mapping[str, str]) -> WriteCondition | None:
     if_match = headers.get("if-match")
     if if_none_match is None and if_match is None:
         return None
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise errors.NotImplementedOp(
-            "If-None-Match on a write only takes '*' (the key must not exist).",
-            Header="If-None-Match",
-        )
-    tags = None if if_match is None else _if_match_tags(if_match)
-    return WriteCondition(if_match=tags, if_none_match=if_none_match is not None)
+    tags = None if if_match is None else _if_match_tags(if_match, "If-Match")
+    if if_none_match is None:
+        return WriteCondition(if_match=tags)
+    none_tags = _if_match_tags(if_none_match, "If-None-Match")
+    if "*" in none_tags:
+        return WriteCondition(if_match=tags, if_none_match=True)
+    # an ETag (AWS answers 501 to it; Ninefold writes unless the current object has it, as
+    # RFC 9110 reads If-None-Match and MinIO does)
+    return WriteCondition(if_match=tags, if_none_match_etags=none_tags)
 
 
 def delete_condition(headers: Mapping[str, str]) -> WriteCondition | None:
@@ -153,13 +155,13 @@ def delete_condition(headers: Mapping[str, str]) -> WriteCondition | None:
     if_match = headers.get("if-match")
     if if_match is None:
         return None
-    return WriteCondition(if_match=_if_match_tags(if_match))
+    return WriteCondition(if_match=_if_match_tags(if_match, "If-Match"))
 
 
-def _if_match_tags(if_match: str) -> tuple[str, ...]:
-    tags = tuple(t.strip().removeprefix("W/").strip('"') for t in if_match.split(",") if t.strip())
+def _if_match_tags(value: str, header: str) -> tuple[str, ...]:
+    tags = tuple(t.strip().removeprefix("W/").strip('"') for t in value.split(",") if t.strip())
     if not tags:
-        raise errors.InvalidArgument("If-Match needs an ETag or '*'.", Header="If-Match")
+        raise errors.InvalidArgument(f"{header} needs an ETag or '*'.", Header=header)
     return tags
 
 
