@@ -7,6 +7,7 @@ import signal
 
 from aiohttp import web
 
+from ninefold.api.connections import GuardedAppRunner
 from ninefold.cli.compose import compose_node
 from ninefold.cli.config import Config, parse_address
 
@@ -16,7 +17,8 @@ __all__ = ["run_node"]
 async def _serve(config: Config) -> None:
     app, executor = compose_node(config)
     host, port = parse_address(str(config.node.listen))
-    runner = web.AppRunner(app, access_log=None)
+    # the node's own connection limits (node.*_timeout_s, node.max_connections)
+    runner = GuardedAppRunner(app, config.node.http(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     print(

@@ -195,6 +195,13 @@ RequestHeaderSectionTooLarge = _e(
     400,
     "Your request header section exceeds the maximum allowed size.",
 )
+# AWS answers RequestTimeout with 400 (its error table; SDKs retry on the code, not the status)
+RequestTimeout = _e(
+    "RequestTimeout",
+    400,
+    "Your socket connection to the server was not read from or written to within the timeout "
+    "period. Idle connections will be closed.",
+)
 RequestTimeTooSkewed = _e(
     "RequestTimeTooSkewed",
     403,
