@@ -224,6 +224,34 @@ def test_a_stalled_put_is_answered_request_timeout_and_stores_nothing(
     assert fragment_files(slow_server) - before == set()
 
 
+def test_a_response_the_client_does_not_read_is_aborted(
+    slow_server: ServerProc, slow_bucket: str
+) -> None:
+    """A GET whose client stops reading holds the connection only ``body_timeout_s``."""
+    s3 = slow_server.boto3_client()
+    data = random_bytes(16 * MiB)
+    s3.put_object(Bucket=slow_bucket, Key="big", Body=data)
+    path = encode_path(slow_bucket, "big")
+    signed = sign(slow_server, "GET", path)
+    head = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in signed.headers.items())
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+    try:
+        sock.settimeout(10)
+        sock.connect((slow_server.host, slow_server.port))
+        sock.sendall(head.encode() + b"\r\n")
+        time.sleep(TIMEOUT_S * 3)  # read nothing while the server waits to write
+        received = 0
+        with contextlib.suppress(ConnectionResetError):
+            while piece := sock.recv(1 << 20):
+                received += len(piece)
+    finally:
+        sock.close()
+    assert received < len(data), "the whole object arrived: the response never stalled"
+    # the server is fine and the object whole
+    assert s3.get_object(Bucket=slow_bucket, Key="big")["Body"].read() == data
+
+
 # ---- many slow clients next to a normal one --------------------------------------------------
 
 
@@ -317,7 +345,7 @@ def test_connections_beyond_the_cap_are_closed_and_the_others_served(
         no_retry = server.boto3_client(
             retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=5
         )
-        with pytest.raises(Exception, match="(?i)connection"):
+        with pytest.raises(Exception, match=r"(?i)connection"):
             no_retry.list_buckets()
         # the connections inside the cap are served as before
         for sock in held:
@@ -356,7 +384,7 @@ def test_boto3_is_served_again_once_slow_clients_are_gone(tmp_path: Path) -> Non
         time.sleep(0.5)
         held = [socket.create_connection((server.host, server.port)) for _ in range(CAP)]
         no_retry = server.boto3_client(retries={"max_attempts": 1, "mode": "standard"})
-        with pytest.raises(Exception, match="(?i)connection"):
+        with pytest.raises(Exception, match=r"(?i)connection"):
             no_retry.list_buckets()  # the cap is full
         client = server.boto3_client(retries={"max_attempts": 10, "mode": "standard"})
         # the idle ones are cut after TIMEOUT_S; botocore's retries carry it over the wait
