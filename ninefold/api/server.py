@@ -1,4 +1,5 @@
-"""Serving the S3 app with aiohttp on a shared port (SO_REUSEPORT), HTTP or HTTPS."""
+"""Serving the S3 app with aiohttp on a shared port (SO_REUSEPORT), HTTP or HTTPS, under the
+connection limits of ``api/connections.py`` (timeouts answered with S3's RequestTimeout)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 
 from ninefold.api.app import S3App, S3HttpRequest
+from ninefold.api.connections import GuardedRequestHandler, GuardedServer, HttpSettings
 from ninefold.api.s3 import errors
 from ninefold.api.s3.errors import error_response
+from ninefold.api.s3.xml import child, element, render
 
 __all__ = ["ListenError", "start_site", "tls_context"]
 
@@ -38,7 +41,32 @@ def protocol_error(status: int, message: str | None) -> errors.S3Error:
     return errors.InternalError()
 
 
-class _S3RequestHandler(RequestHandler):
+def timeout_response() -> bytes:
+    """The raw answer to a request whose header section missed its deadline: S3's
+    RequestTimeout (no request was parsed, so no Resource), then the connection closes."""
+    request_id = secrets.token_hex(8).upper()
+    error = errors.RequestTimeout()
+    body = render(
+        element(
+            "Error",
+            child("Code", error.code),
+            child("Message", error.message),
+            child("RequestId", request_id),
+        ),
+        namespace=False,
+    )
+    head = (
+        f"HTTP/1.1 {error.status} Request Timeout\r\n"
+        "Content-Type: application/xml\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"x-amz-request-id: {request_id}\r\n"
+        "Server: Ninefold\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _S3RequestHandler(GuardedRequestHandler):
     """aiohttp's connection handler, answering protocol-level errors in S3 XML too."""
 
     def handle_error(
@@ -74,7 +102,7 @@ class _S3RequestHandler(RequestHandler):
         return response
 
 
-class _S3Server(web.Server):
+class _S3Server(GuardedServer):
     def __call__(self) -> RequestHandler:
         kwargs: dict[str, Any] = self._kwargs
         return _S3RequestHandler(self, loop=self._loop, **kwargs)
@@ -97,10 +125,13 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
 
 
 async def start_site(
-    app: S3App, host: str, port: int, tls: ssl.SSLContext | None
+    app: S3App, host: str, port: int, tls: ssl.SSLContext | None, limits: HttpSettings
 ) -> web.ServerRunner:
     server = _S3Server(
         app.handle,
+        limits=limits,
+        timeout_response=timeout_response,
+        body_timeout_error=errors.RequestTimeout,
         max_line_size=MAX_LINE_BYTES,
         max_field_size=MAX_FIELD_BYTES,
         # never cancel a handler when its client goes away: a cancelled metadata commit may

@@ -36,6 +36,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ninefold.api.connections import HttpSettings
 from ninefold.api.s3.context import ApiSettings
 from ninefold.coordinator.settings import CoordinatorSettings
 from ninefold.workers.settings import (
@@ -169,9 +170,37 @@ class NodeRoleSettings:
         default=(), metadata=_meta("drive directories (comma-separated in the environment)")
     )
     io_threads: int = field(default=16, metadata=_meta("disk I/O threads", min_value=1))
+    # the node's own connection limits (its clients are the gateways and workers): the body
+    # deadline is long, since a gateway streams a chunk's fragments as fast as its S3 client
+    # sends (a slow client makes long pauses between two blocks); the idle deadline is above
+    # the gateways' pooled keep-alive (15 s), so the node never closes a connection under them
+    header_timeout_s: float = field(
+        default=60.0,
+        metadata=_meta("a request's header section must arrive within this", min_value=0.1),
+    )
+    idle_timeout_s: float = field(
+        default=60.0,
+        metadata=_meta("an idle connection is closed after this", min_value=0.1),
+    )
+    body_timeout_s: float = field(
+        default=600.0,
+        metadata=_meta("a fragment PUT whose body stalls this long is aborted", min_value=0.1),
+    )
+    max_connections: int = field(
+        default=4096, metadata=_meta("connections served at once; more are closed", min_value=1)
+    )
 
     def __post_init__(self) -> None:
         _check_address("node.listen", self.listen)
+
+    def http(self) -> HttpSettings:
+        """These limits as the listener takes them."""
+        return HttpSettings(
+            header_timeout_s=self.header_timeout_s,
+            idle_timeout_s=self.idle_timeout_s,
+            body_timeout_s=self.body_timeout_s,
+            max_connections=self.max_connections,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +303,7 @@ class Config:
     cache: CacheSettings
     cluster: ClusterSettings
     root: RootSettings
+    http: HttpSettings
     s3: ApiSettings
     coordinator: CoordinatorSettings
     health: HealthSettings
@@ -300,6 +330,7 @@ ROLES: dict[str, tuple[str, ...]] = {
     "server": (
         "server",
         "root",
+        "http",
         "s3",
         "coordinator",
         "health",
@@ -309,7 +340,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orphan",
         "rebalance",
     ),
-    "gateway": ("gateway", "meta", "cache", "cluster", "root", "s3", "coordinator"),
+    "gateway": ("gateway", "meta", "cache", "cluster", "root", "http", "s3", "coordinator"),
     "worker": (
         "meta",
         "server.data_dir",

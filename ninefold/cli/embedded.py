@@ -45,7 +45,7 @@ async def _serve(config: Config, credentials: RootCredentials, ready: MpEvent) -
         tls_context(server.tls_cert, server.tls_key) if server.tls_cert and server.tls_key else None
     )
     host, port = parse_address(server.address)
-    runner = await start_site(role.app, host, port, tls)
+    runner = await start_site(role.app, host, port, tls, config.http)
     role.start_jobs()
     ready.set()
     await stop.wait()

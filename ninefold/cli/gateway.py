@@ -32,7 +32,7 @@ async def _serve(config: Config, ready: MpEvent) -> None:
     role = await compose_gateway(config)
     assert role.app is not None
     host, port = parse_address(config.gateway.listen)
-    runner = await start_site(role.app, host, port, None)
+    runner = await start_site(role.app, host, port, None, config.http)
     role.start_following()
     log.info(
         "serving, cluster map v%d (%d stores)", role.map_version, len(role.chunkio.view.stores)

@@ -8,6 +8,7 @@ import signal
 
 from aiohttp import web
 
+from ninefold.api.connections import GuardedAppRunner
 from ninefold.cli.compose import compose_node, start_jobs, stop_tasks
 from ninefold.cli.config import Config, parse_address
 
@@ -17,7 +18,8 @@ __all__ = ["run_node"]
 async def _serve(config: Config) -> None:
     app, executor, jobs = compose_node(config)
     host, port = parse_address(str(config.node.listen))
-    runner = web.AppRunner(app, access_log=None)
+    # the node's own connection limits (node.*_timeout_s, node.max_connections)
+    runner = GuardedAppRunner(app, config.node.http(), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     print(

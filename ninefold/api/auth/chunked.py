@@ -65,6 +65,8 @@ class AwsChunkedDecoder:
             raise errors.IncompleteBody("The aws-chunked body ended early.") from exc
         except (ValueError, asyncio.LimitOverrunError) as exc:
             raise errors.InvalidRequest("An aws-chunked framing line is too long.") from exc
+        except errors.RequestTimeout:  # the body stalled (api/connections.py)
+            raise
         except Exception as exc:  # the client went away
             raise errors.IncompleteBody() from exc
         if len(line) > MAX_LINE_BYTES:
@@ -79,6 +81,8 @@ class AwsChunkedDecoder:
             return await self._source.readexactly(n)
         except asyncio.IncompleteReadError as exc:
             raise errors.IncompleteBody("The aws-chunked body ended early.") from exc
+        except errors.RequestTimeout:
+            raise
         except Exception as exc:
             raise errors.IncompleteBody() from exc
 

@@ -149,6 +149,8 @@ class _PlainBody:
     async def read(self) -> bytes:
         try:
             piece = await self._stream.readany()
+        except errors.RequestTimeout:  # the body stalled (api/connections.py)
+            raise
         except Exception as exc:  # client went away or framing error
             raise errors.IncompleteBody() from exc
         self._seen += len(piece)

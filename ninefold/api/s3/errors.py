@@ -198,6 +198,14 @@ RequestHeaderSectionTooLarge = _e(
     400,
     "Your request header section exceeds the maximum allowed size.",
 )
+# HTTP's 408 (the request did not arrive in time, issue 11); AWS's error table gives this code
+# with 400. SDKs retry on the code, so either status is retried.
+RequestTimeout = _e(
+    "RequestTimeout",
+    408,
+    "Your socket connection to the server was not read from or written to within the timeout "
+    "period. Idle connections will be closed.",
+)
 RequestTimeTooSkewed = _e(
     "RequestTimeTooSkewed",
     403,

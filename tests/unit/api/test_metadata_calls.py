@@ -17,6 +17,7 @@ from botocore.config import Config
 
 from ninefold.api.app import S3App
 from ninefold.api.auth import Credentials
+from ninefold.api.connections import HttpSettings
 from ninefold.api.s3.context import ApiSettings, Services
 from ninefold.api.server import start_site
 from ninefold.coordinator.chunks import ChunkIO
@@ -69,7 +70,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Any, CountingMetaStore]]:
         objects = ObjectService(meta, chunkio, CoordinatorSettings())  # type: ignore[arg-type]
         root = Credentials(ACCESS, SECRET, "root", True)
         app = S3App(Services.build(objects, ApiSettings()), lambda k: root if k == ACCESS else None)
-        state["runner"] = await start_site(app, "127.0.0.1", port, None)
+        state["runner"] = await start_site(app, "127.0.0.1", port, None, HttpSettings())
         state["meta"] = meta
 
     def run() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ninefold.api.connections import HttpSettings
 from ninefold.cli.config import SECTIONS, ConfigError, default_of, env_name, load_config
 from ninefold.cli.main import app
 from ninefold.workers.gc import GcWorker
@@ -149,6 +150,20 @@ def test_environment_values_are_parsed_by_type() -> None:
         ({"environ": {"NINEFOLD_ROOT_ACCESS_KEY": "AK"}}, "set both NINEFOLD_ROOT_ACCESS_KEY"),
         ({"sets": ["server.tls_cert=c.pem"]}, "server.tls_cert and server.tls_key go together"),
         ({"config_file": "/nonexistent/ninefold.toml"}, "/nonexistent/ninefold.toml: not found"),
+        # connection limits (api/connections.py): deadlines are positive, the cap at least 1
+        ({"sets": ["http.idle_timeout_s=0"]}, "http.idle_timeout_s = '0' (flag): must be >= 0.1"),
+        ({"sets": ["http.header_timeout_s=-5"]}, "http.header_timeout_s = '-5' (flag): must be"),
+        ({"sets": ["http.max_connections=0"]}, "http.max_connections = '0' (flag): must be >= 1"),
+        ({"sets": ["http.max_connections=lots"]}, "expected an integer"),
+        (
+            {"environ": {"NINEFOLD_HTTP_BODY_TIMEOUT_S": "a minute"}},
+            "http.body_timeout_s = 'a minute' (from NINEFOLD_HTTP_BODY_TIMEOUT_S): expected a "
+            "number",
+        ),
+        ({"environ": {"NINEFOLD_HTTP_BODY_TIMEOUT_S": "inf"}}, "expected a number"),
+        ({"sets": ["node.body_timeout_s=0"]}, "node.body_timeout_s = '0' (flag): must be >= 0.1"),
+        ({"sets": ["node.max_connections=-1"]}, "node.max_connections = '-1' (flag): must be >= 1"),
+        ({"sets": ["http.read_timeout_s=1"]}, "unknown setting 'http.read_timeout_s'"),
     ],
 )
 def test_bad_values_are_config_errors(kwargs: dict[str, object], message: str) -> None:
@@ -171,6 +186,8 @@ def test_bad_values_are_config_errors(kwargs: dict[str, object], message: str) -
         ("[gc]\nbatch = 1.5\n", "expected an integer"),
         ('[node]\ndrives = "/a"\n', "expected a list"),
         ("[repair]\ninterval_s = 0\n", "must be >= 0.01"),
+        ("[http]\nbody_timeout_s = 0\n", "http.body_timeout_s = 0 (in "),
+        ('[http]\nmax_connections = "1000"\n', "expected an integer"),
     ],
 )
 def test_bad_toml_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
@@ -178,6 +195,33 @@ def test_bad_toml_is_a_config_error(tmp_path: Path, text: str, message: str) -> 
         load_config(environ={}, config_file=toml(tmp_path, text))
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_connection_limits_reach_their_settings() -> None:
+    """Defaults (60 s, 1024 connections; the node's body deadline 600 s), then every source."""
+    config = load_config(environ={})
+    assert config.http == HttpSettings()
+    assert (config.http.header_timeout_s, config.http.idle_timeout_s) == (60.0, 60.0)
+    assert (config.http.body_timeout_s, config.http.max_connections) == (60.0, 1024)
+    assert config.node.http() == HttpSettings(body_timeout_s=600.0, max_connections=4096)
+    config = load_config(
+        environ={"NINEFOLD_HTTP_IDLE_TIMEOUT_S": "5", "NINEFOLD_NODE_HEADER_TIMEOUT_S": "7.5"},
+        sets=["http.max_connections=10", "http.header_timeout_s=0.5"],
+    )
+    assert config.http == HttpSettings(
+        header_timeout_s=0.5, idle_timeout_s=5.0, body_timeout_s=60.0, max_connections=10
+    )
+    assert config.node.http().header_timeout_s == 7.5
+    assert config.sources["http.idle_timeout_s"] == "env"
+    assert config.sources["http.max_connections"] == "flag"
+
+
+def test_http_settings_refuse_impossible_limits_on_their_own() -> None:
+    """Built without the CLI (a test harness, an embedding program), the same rules hold."""
+    with pytest.raises(ValueError, match="idle_timeout_s must be > 0"):
+        HttpSettings(idle_timeout_s=0)
+    with pytest.raises(ValueError, match="max_connections must be >= 1"):
+        HttpSettings(max_connections=0)
 
 
 def test_workers_carry_no_defaults_of_their_own() -> None:
@@ -272,6 +316,13 @@ def test_config_show_server_takes_the_server_flags(tmp_path: Path) -> None:
         (["config", "show"], {"NINEFOLD_SCRUB_MB_PER_S": "fast"}, "", "expected a number"),
         (["config", "show", "worker", "--scrub-mb-per-s", "-2"], {}, "", "must be >= 0"),
         (["server", "--address", "nowhere", "d"], {}, "", "address must be HOST:PORT"),
+        (
+            ["server", "d", "--set", "http.body_timeout_s=0"],
+            {},
+            "",
+            "http.body_timeout_s = '0' (flag): must be >= 0.1",
+        ),
+        (["gateway"], {"NINEFOLD_HTTP_MAX_CONNECTIONS": "many"}, "", "expected an integer"),
         (["server"], {}, "", "needs a data directory"),
         (["worker"], {}, "", "give the metadata store"),
         (["gateway", "--meta", "m.db"], {}, "", "NINEFOLD_ROOT_ACCESS_KEY"),

@@ -94,6 +94,8 @@ class _FileBody:
             piece = await self._part.read_chunk(READ_BYTES)
         except _FORM_ERRORS as exc:
             raise errors.MalformedPOSTRequest() from exc
+        except errors.RequestTimeout:  # the body stalled (api/connections.py)
+            raise
         except Exception as exc:  # the client went away mid-file
             raise errors.IncompleteBody("The POST body ended before the file did.") from exc
         self.size += len(piece)
