@@ -20,8 +20,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.table import Table
-
 from ninefold.node.drive import (
     EMBEDDED_OWNER,
     DriveIdentity,
@@ -30,7 +28,7 @@ from ninefold.node.drive import (
     read_marker,
 )
 
-__all__ = ["DriveSlot", "ReplaceRefused", "drive_table", "replace_drive", "slots"]
+__all__ = ["DriveSlot", "ReplaceRefused", "drive_lines", "replace_drive", "slots"]
 
 
 class ReplaceRefused(ValueError):
@@ -66,22 +64,21 @@ def slots(
     return [DriveSlot(f"d{i}", p, node_id) for i, p in enumerate(paths, 1)]
 
 
-def _state(slot: DriveSlot) -> tuple[str, DriveIdentity | None]:
-    problem = identity_problem(slot.path, slot.name, slot.owner, None)
-    if problem is not None:
-        return f"failed: {problem}", None
-    try:
-        return "ok", read_marker(slot.path)
-    except ValueError as exc:
-        return f"failed: {exc}", None
-
-
-def drive_table(drive_slots: list[DriveSlot]) -> Table:
-    table = Table("DRIVE", "STATE", "UUID", "PATH", box=None)
+def drive_lines(drive_slots: list[DriveSlot]) -> list[str]:
+    """One line per slot: name, ``ok`` or ``failed``, uuid, path, and why it failed."""
+    out = [f"{'DRIVE':<6} {'STATE':<6} {'UUID':<32}  PATH"]
     for slot in drive_slots:
-        state, ident = _state(slot)
-        table.add_row(slot.name, state, ident.uuid if ident else "-", str(slot.path))
-    return table
+        problem = identity_problem(slot.path, slot.name, slot.owner, None)
+        ident = None
+        if problem is None:
+            try:
+                ident = read_marker(slot.path)
+            except ValueError as exc:
+                problem = str(exc)
+        state = "ok" if ident is not None else "failed"
+        line = f"{slot.name:<6} {state:<6} {ident.uuid if ident else '-':<32}  {slot.path}"
+        out.append(line + (f"  ({problem})" if problem else ""))
+    return out
 
 
 def replace_drive(slot: DriveSlot) -> tuple[DriveIdentity, str]:

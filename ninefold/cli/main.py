@@ -37,7 +37,7 @@ from ninefold.cli.config import (
     render_config,
     with_section,
 )
-from ninefold.cli.drives import DriveSlot, ReplaceRefused, drive_table, replace_drive, slots
+from ninefold.cli.drives import DriveSlot, ReplaceRefused, drive_lines, replace_drive, slots
 from ninefold.cli.embedded import endpoint, supervise
 from ninefold.cli.gateway import run_gateway
 from ninefold.cli.heal import heal_view
@@ -373,7 +373,8 @@ def drive_list(
         found = slots(data_dir, node_id, path or [])
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    Console(width=160).print(drive_table(found))
+    for line in drive_lines(found):
+        typer.echo(line)
 
 
 @admin_drive.command("replace")

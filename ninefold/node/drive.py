@@ -153,7 +153,9 @@ def identity_problem(path: Path, drive: str, owner: str, expected: str | None) -
     except ValueError as exc:
         return f"{path}: {exc}"
     if ident is None:
-        return f"{path} has no drive identity ({MARKER}): not mounted, or not a Ninefold drive"
+        if not any(path.iterdir()):
+            return f"{path} is empty and has no drive identity ({MARKER}): an unmounted disk?"
+        return f"{path} has no drive identity ({MARKER}): not a Ninefold drive"
     if ident.drive != drive or ident.owner != owner:
         return f"{path} is drive {ident.drive} of {ident.owner!r}, expected {drive} of {owner!r}"
     if expected is not None and ident.uuid != expected:
