@@ -59,8 +59,14 @@ class Rebalancer(ChunkWalker):
         except ValueError:  # fewer live stores than fragments
             return {}
         free = [s for s in ideal if s not in record.stores]
-        misplaced = [i for i, s in enumerate(record.stores) if s not in ideal]
-        # equal lengths for distinct stores; zip defensively all the same
+        # a store outside the ideal set, or the second fragment on one store (repair doubled
+        # up while a drive was failed): both move once an ideal store is free
+        seen: set[str] = set()
+        misplaced = []
+        for i, s in enumerate(record.stores):
+            if s not in ideal or s in seen:
+                misplaced.append(i)
+            seen.add(s)
         return dict(zip(misplaced, free, strict=False))
 
     async def balance_chunk(self, record: ChunkRecord) -> int:

@@ -346,6 +346,8 @@ class RepairWorker:
                 await self._throttle()
 
         t0 = time.monotonic()
+        if not self.stats.samples:  # the rate's first point: the start of the first round
+            self.stats.sample(t0)
         before = self.stats.fragments_rebuilt
         await asyncio.gather(*(one(i.repair_id, i.chunk, i.reason) for i in items))
         end = time.monotonic()
