@@ -46,6 +46,13 @@ from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.meta.store import MetaStore
 from ninefold.node.app import NodeSettings, make_node_app
 from ninefold.node.disk import DiskFragmentStore
+from ninefold.node.drive import (
+    EMBEDDED_OWNER,
+    DriveCheck,
+    check_drives,
+    identity_problem,
+    read_marker,
+)
 from ninefold.nodeclient import RemoteFragmentStore
 from ninefold.placement.rendezvous import StoreInfo
 from ninefold.workers.base import (
@@ -80,11 +87,13 @@ __all__ = [
     "compose_worker",
     "drive_dirs",
     "embedded_data_dir",
+    "failed_drives",
     "follow_map",
     "leader_lock",
     "local_drive_stores",
     "open_meta",
     "prepare_data_dir",
+    "report_drives",
     "s3_app",
     "start_jobs",
     "stop_tasks",
@@ -93,6 +102,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("ninefold.map")
+drive_log = logging.getLogger("ninefold.drives")
 
 #: threads for hashing and erasure coding in a worker process
 WORKER_CPU_THREADS = 4
@@ -198,13 +208,31 @@ def drive_dirs(config: Config) -> list[Path]:
 
 
 def local_drive_stores(
-    drives: dict[str, Path], executor: ThreadPoolExecutor | None, id_prefix: str = ""
+    drives: dict[str, Path],
+    executor: ThreadPoolExecutor | None,
+    id_prefix: str = "",
+    owner: str | None = None,
 ) -> dict[str, DiskFragmentStore]:
     """One on-disk store per drive directory (drive name -> directory; the store's id is
-    ``id_prefix`` + name), as a node serves them and the embedded server writes to them."""
-    return {
-        name: DiskFragmentStore(id_prefix + name, path, executor) for name, path in drives.items()
-    }
+    ``id_prefix`` + name), as a node serves them and the embedded server writes to them. With
+    ``owner`` each store checks its drive's identity (``node/drive.py``); the identity is read
+    here, never written: ``check_drives`` formats, once, before."""
+    stores = {}
+    for name, path in drives.items():
+        identity = None
+        if owner is not None and identity_problem(path, name, owner, None) is None:
+            try:
+                identity = read_marker(path)
+            except ValueError:
+                identity = None
+        stores[name] = DiskFragmentStore(
+            id_prefix + name,
+            path,
+            executor,
+            drive=(name, owner) if owner is not None else None,
+            identity=identity,
+        )
+    return stores
 
 
 def sweep_tmp_at_open(stores: dict[str, DiskFragmentStore], config: Config) -> None:
@@ -223,12 +251,44 @@ def sweep_tmp_at_open(stores: dict[str, DiskFragmentStore], config: Config) -> N
         log.info("temp sweep: removed %d stale temp files (%d bytes)", files, size)
 
 
-def apply_drive_health(chunkio: ChunkIO, local: ClusterView, down: frozenset[str]) -> None:
+def failed_drives(stores: dict[str, DiskFragmentStore]) -> frozenset[str]:
+    """The drives (store ids) whose identity was not found when the stores were built."""
+    return frozenset(s.store_id for s in stores.values() if s.identity is None)
+
+
+def report_drives(checks: list[DriveCheck]) -> None:
+    """One log line per drive that was formatted, adopted or failed at start."""
+    for c in checks:
+        if c.failed:
+            drive_log.warning(
+                "drive %s failed: %s; not used (its fragments are rebuilt on the other drives; "
+                "`ninefold admin drive replace` formats a replacement)",
+                c.name,
+                c.problem,
+            )
+        elif c.action != "used":
+            drive_log.info(
+                "drive %s %s at %s (uuid %s)",
+                c.name,
+                c.action,
+                c.path,
+                c.identity.uuid if c.identity else "-",
+            )
+
+
+def apply_drive_health(
+    chunkio: ChunkIO, local: ClusterView, down: frozenset[str], lost: frozenset[str] = frozenset()
+) -> None:
     """Mark the drives in ``down`` unreachable in ``chunkio`` (as ``stores_from_map`` does for
-    down nodes): no placement, no reads, GC keeps their deletions for later."""
+    down nodes): no placement, no reads, GC keeps their deletions for later; those in ``lost``
+    (failed drives) count as having lost their fragments: repair rebuilds them elsewhere."""
     chunkio.use(
         ClusterView(
-            local.stores, [i for i in local.infos if i.store_id not in down], down, local.version
+            local.stores,
+            [i for i in local.infos if i.store_id not in down],
+            down,
+            local.version,
+            lost=lost,
         )
     )
 
@@ -352,15 +412,22 @@ class Role:
         self.executor.shutdown(wait=True)
 
 
-async def prepare_data_dir(config: Config) -> None:
-    """Create the embedded server's drive directories, sweep the temp files a killed server
-    left, and bring the metadata schema up to date (once, up front, before the server
-    processes start)."""
-    for drive in drive_dirs(config):
-        drive.mkdir(parents=True, exist_ok=True)
-    sweep_tmp_at_open(local_drive_stores({d.name: d for d in drive_dirs(config)}, None), config)
+async def prepare_data_dir(config: Config) -> list[DriveCheck]:
+    """Check the embedded server's drives -- format them on the first start, adopt the drives
+    of a data directory from before drive identities, never recreate a missing one (see
+    ``node/drive.py``) --, sweep the temp files a killed server left on the good ones, and
+    bring the metadata schema up to date (once, up front, before the server processes start).
+    Returns the verdict on each drive (failed ones are logged)."""
+    dirs = drive_dirs(config)
+    fresh = not Path(_embedded_dsn(config)).exists()
+    checks = check_drives({d.name: d for d in dirs}, EMBEDDED_OWNER, fresh=fresh)
+    report_drives(checks)
+    sweep_tmp_at_open(
+        local_drive_stores({c.name: c.path for c in checks if not c.failed}, None), config
+    )
     meta = await open_meta(_embedded_dsn(config))
     await meta.close()
+    return checks
 
 
 def _embedded_dsn(config: Config) -> str:
@@ -382,13 +449,20 @@ async def _embedded_parts(config: Config) -> Role:
     executor = ThreadPoolExecutor(config.server.io_threads, thread_name_prefix="io")
     dsn = _embedded_dsn(config)
     meta = await open_meta(dsn)
-    stores = local_drive_stores({d.name: d for d in drive_dirs(config)}, executor)
+    stores = local_drive_stores(
+        {d.name: d for d in drive_dirs(config)}, executor, owner=EMBEDDED_OWNER
+    )
     local = ClusterView.local(stores)
+    failed = failed_drives(stores)
     chunkio = ChunkIO(local, executor)
+    apply_drive_health(chunkio, local, failed, failed)
     objects = ObjectService(meta, chunkio, config.coordinator, executor)
     health = DriveHealthMonitor(
-        stores, config.health, lambda down: apply_drive_health(chunkio, local, down)
+        stores,
+        config.health,
+        lambda down, lost: apply_drive_health(chunkio, local, down, lost),
     )
+    health.assume_lost(failed)
     health_job = Job(health, config.health.interval_s, _EveryProcess())
     jobs = background_jobs(config, meta, chunkio, objects, health_job, dsn, local=stores)
     return Role(meta, chunkio, objects, executor, jobs)
@@ -506,10 +580,9 @@ def compose_node(config: Config) -> tuple[web.Application, ThreadPoolExecutor, l
     secret = config.cluster.secret_bytes()
     executor = ThreadPoolExecutor(node.io_threads, thread_name_prefix="io")
     dirs = {f"d{i}": Path(d).resolve() for i, d in enumerate(node.drives, 1)}
-    for path in dirs.values():
-        path.mkdir(parents=True, exist_ok=True)
-    stores = local_drive_stores(dirs, executor, f"{node.id}:")
-    sweep_tmp_at_open(stores, config)
+    report_drives(check_drives(dirs, node.id))
+    stores = local_drive_stores(dirs, executor, f"{node.id}:", owner=node.id)
+    sweep_tmp_at_open({n: s for n, s in stores.items() if s.identity is not None}, config)
     settings = NodeSettings(node_id=node.id, zone=node.zone, secret=secret)
     sweeper = TempSweeper(list(stores.values()), config.orphan)
     jobs = [Job(sweeper, config.orphan.interval_s, _EveryProcess())]

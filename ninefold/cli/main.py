@@ -37,6 +37,7 @@ from ninefold.cli.config import (
     render_config,
     with_section,
 )
+from ninefold.cli.drives import DriveSlot, ReplaceRefused, drive_lines, replace_drive, slots
 from ninefold.cli.embedded import endpoint, supervise
 from ninefold.cli.gateway import run_gateway
 from ninefold.cli.heal import heal_view
@@ -354,6 +355,71 @@ def heal_status(
         if not watch:
             return
         time.sleep(1.0)
+
+
+admin_drive = typer.Typer(
+    no_args_is_help=True, help="Drive identities: list them, format a replacement."
+)
+admin.add_typer(admin_drive, name="drive")
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="An embedded server's data directory (drives/d1..dN)."),
+]
+NodeIdOption = Annotated[
+    str | None, typer.Option("--node-id", help="A node's id (its drives' owner).")
+]
+PathOption = Annotated[
+    list[Path] | None,
+    typer.Option("--path", help="A node's drive directory, in its --drive order (repeat)."),
+]
+
+
+@admin_drive.command("list")
+def drive_list(
+    data_dir: DataDirOption = None, node_id: NodeIdOption = None, path: PathOption = None
+) -> None:
+    """Each drive slot: ok (and its uuid) or why it failed."""
+    try:
+        found = slots(data_dir, node_id, path or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    for line in drive_lines(found):
+        typer.echo(line)
+
+
+@admin_drive.command("replace")
+def drive_replace(
+    drive: Annotated[str, typer.Argument(help="The slot to format anew: d1, d2, ...")],
+    data_dir: DataDirOption = None,
+    node_id: NodeIdOption = None,
+    path: Annotated[
+        Path | None, typer.Option("--path", help="For a node: the slot's directory.")
+    ] = None,
+) -> None:
+    """Format a replacement for a failed drive (a missing or empty directory) with a new
+    identity; the running server or node uses it at its next health check, and repair and
+    rebalance fill it."""
+    if data_dir is not None:
+        found = {s.name: s for s in slots(data_dir, None, [])}
+        if drive not in found:
+            number = drive[1:]
+            if not (drive.startswith("d") and number.isdigit() and int(number) > 0):
+                raise _fail(f"no drive {drive!r}: drives are named d1, d2, ...")
+            found = {s.name: s for s in slots(data_dir, None, [], int(number))}
+        slot = found[drive]
+    elif node_id and path is not None:
+        if not (drive.startswith("d") and drive[1:].isdigit()):
+            raise _fail(f"no drive {drive!r}: a node's drives are named d1, d2, ...")
+        slot = DriveSlot(drive, path.resolve(), node_id)
+    else:
+        raise _fail("give --data-dir, or --node-id and --path")
+    try:
+        ident, where = replace_drive(slot)
+    except ReplaceRefused as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot format {slot.path}: {exc}") from None
+    typer.echo(f"drive {slot.name} formatted at {slot.path}: uuid {ident.uuid} ({where})")
 
 
 @admin.command("durability")

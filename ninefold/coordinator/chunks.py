@@ -399,12 +399,15 @@ class ChunkIO:
     async def delete(self, record: ChunkRecord, view: ClusterView | None = None) -> int:
         """Remove every fragment of the chunk; returns how many fragments could *not* be
         deleted (their store is unreachable or failed) -- 0 means the chunk is gone. A fragment
-        that is already absent counts as deleted; so does one on a store no longer in the map.
+        that is already absent counts as deleted; so does one on a store no longer in the map,
+        or on a lost drive (its identity is gone: a replacement never holds the old data).
         ``view`` is the caller's snapshot (default: the current one)."""
         if view is None:
             view = self._view
 
         async def one(i: int, store_id: str) -> bool:
+            if view.is_lost(store_id):  # a failed drive: its fragments went with it
+                return True
             if view.is_unreachable(store_id):
                 return False
             store = view.store(store_id)

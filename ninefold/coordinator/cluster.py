@@ -8,7 +8,10 @@ throughout, so a map change mid-operation never mixes two maps' stores.
 It answers three questions: which store holds an id (:meth:`ClusterView.store` -- None when the
 store is unknown or unreachable), which stores placement may choose (:attr:`infos`, of which
 :meth:`placeable` have weight > 0), and which stores are down (:attr:`unreachable`: never read,
-written or counted as deleted, while their fragments still count as existing).
+written or counted as deleted, while their fragments still count as existing) and which of
+those are lost (:attr:`lost`: a drive whose identity is gone -- removed, unmounted, replaced --
+so its fragments count as gone: repair rebuilds them elsewhere at once and GC counts them
+deleted).
 """
 
 from __future__ import annotations
@@ -37,17 +40,21 @@ class ClusterView:
     unreachable: AbstractSet[str] = frozenset()
     #: the cluster map version this view was built from (0: not from a map)
     version: int = 0
+    #: unreachable stores whose data is gone for good (failed drives)
+    lost: AbstractSet[str] = frozenset()
     _readable: Mapping[str, FragmentStore] = field(init=False, repr=False)
     _placeable: tuple[StoreInfo, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         stores = dict(self.stores)
-        down = frozenset(self.unreachable)
+        lost = frozenset(self.lost)
+        down = frozenset(self.unreachable) | lost
         readable = {s: store for s, store in stores.items() if s not in down}
         infos = tuple(self.infos)
         object.__setattr__(self, "stores", MappingProxyType(stores))
         object.__setattr__(self, "infos", infos)
         object.__setattr__(self, "unreachable", down)
+        object.__setattr__(self, "lost", lost)
         object.__setattr__(self, "_readable", MappingProxyType(readable))
         object.__setattr__(self, "_placeable", tuple(i for i in infos if i.weight > 0))
 
@@ -70,6 +77,10 @@ class ClusterView:
 
     def is_unreachable(self, store_id: str) -> bool:
         return store_id in self.unreachable
+
+    def is_lost(self, store_id: str) -> bool:
+        """The store's fragments are gone for good (a failed drive)."""
+        return store_id in self.lost
 
     def placeable(self) -> tuple[StoreInfo, ...]:
         """The placement infos with weight > 0: where new fragments can go."""

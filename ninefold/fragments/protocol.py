@@ -70,6 +70,9 @@ class StoreHealth:
     online: bool
     capacity_bytes: int
     free_bytes: int
+    #: why the drive has failed for good ("" when it has not): its identity is gone (directory
+    #: missing, no marker: an unmounted disk) or foreign, so its fragments count as lost
+    failed: str = ""
 
 
 class FragmentWriter(Protocol):

@@ -47,6 +47,7 @@ from ninefold.fragments.format import (
     unpack_record_head,
 )
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId, FragmentInfo, StoreHealth
+from ninefold.node.drive import MARKER, DriveIdentity, identity_problem, read_marker
 
 __all__ = ["DiskFragmentStore", "DriveFull", "TmpSweep"]
 
@@ -146,8 +147,7 @@ class _DiskWriter:
 
     def _write(self, block: bytes) -> None:
         if self._file is None:
-            if not self._store.root.is_dir():
-                raise StorageError(f"{self._store.store_id}: drive {self._store.root} is gone")
+            self._store.check_writable()
             self._tmp.parent.mkdir(exist_ok=True)
             self._file = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             self._block_size = len(block)
@@ -176,7 +176,11 @@ class _DiskWriter:
         os.close(self._file)
         self._file = None
         final = self._store.path_of(self._id)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        try:  # frag/<2 hex>/ as needed, never the drive directory itself
+            final.parent.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            final.parent.parent.mkdir(exist_ok=True)
+            final.parent.mkdir(exist_ok=True)
         os.replace(self._tmp, final)
         _fsync_dir(final.parent)
         return FragmentInfo(self._id, self._block_size, self._blocks, self._size)
@@ -201,12 +205,28 @@ class _DiskWriter:
 
 
 class DiskFragmentStore:
-    """FragmentStore over one directory (see module docstring)."""
+    """FragmentStore over one directory (see module docstring).
 
-    def __init__(self, store_id: str, root: Path, executor: Executor | None = None) -> None:
+    With ``drive`` (drive name, owner) the store checks the directory's identity
+    (``node/drive.py``): a fragment is only created while the marker is there, and ``health``
+    reports the drive failed when the marker is gone or foreign. ``identity`` is the identity
+    found at start (None: the drive failed at start; a marker written later by ``admin drive
+    replace`` is taken as this drive's new identity)."""
+
+    def __init__(
+        self,
+        store_id: str,
+        root: Path,
+        executor: Executor | None = None,
+        *,
+        drive: tuple[str, str] | None = None,
+        identity: DriveIdentity | None = None,
+    ) -> None:
         self._store_id = store_id
         self.root = root
         self._executor = executor
+        self._drive = drive
+        self.identity = identity
 
     @property
     def store_id(self) -> str:
@@ -334,7 +354,32 @@ class DiskFragmentStore:
         """Remove temp files not written to for ``max_age_s`` (left by killed writers)."""
         return await self.run(self.sweep_tmp_now, max_age_s)
 
+    def check_writable(self) -> None:
+        """StorageError unless a fragment may be created here now: the directory is there and
+        (for a drive with an identity) still carries its marker -- never the empty mountpoint
+        of a disk that went away."""
+        if not self.root.is_dir():
+            raise StorageError(f"{self._store_id}: drive {self.root} is gone")
+        if self._drive is not None and not (self.root / MARKER).is_file():
+            raise StorageError(f"{self._store_id}: drive {self.root} has lost its identity")
+
+    def _identity_problem(self) -> str | None:
+        if self._drive is None:  # a bare directory (no identity): only "there or not"
+            return None
+        name, owner = self._drive
+        problem = identity_problem(self.root, name, owner, None)
+        if problem is None:
+            # the drive's marker (the one found at start, or a replacement's new one)
+            try:
+                self.identity = read_marker(self.root)
+            except ValueError as exc:
+                return str(exc)
+        return problem
+
     def _health(self) -> StoreHealth:
+        problem = self._identity_problem()
+        if problem is not None:
+            return StoreHealth(self._store_id, False, 0, 0, failed=problem)
         try:
             st = os.statvfs(self.root)
         except OSError:

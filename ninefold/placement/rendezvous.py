@@ -65,12 +65,27 @@ def place(chunk_id: str, stores: Sequence[StoreInfo], width: int) -> list[str]:
 
 
 def place_replacements(
-    chunk_id: str, stores: Sequence[StoreInfo], current: Sequence[str], missing: Sequence[int]
+    chunk_id: str,
+    stores: Sequence[StoreInfo],
+    current: Sequence[str],
+    missing: Sequence[int],
+    *,
+    share: bool = False,
 ) -> dict[int, str]:
     """New stores for the fragments ``missing`` of a chunk whose fragment ``i`` is on
     ``current[i]`` (repair, drain): the best-scoring stores that hold no fragment of the chunk
     yet, keeping the zone rule (at most ``ceil(width / zones)`` per zone while others have room).
-    Fewer stores than needed -> as many as there are (the rest stays missing).
+    Fewer stores than needed -> as many as there are (the rest stays missing), unless ``share``:
+    then the fragments left over go to the stores holding the fewest fragments of the chunk
+    (best score first), so a chunk is whole again on fewer stores than its width (8 drives
+    left for 9 fragments: one drive holds two). That is never worse than leaving the fragment
+    missing: losing the store that holds two costs what losing any store costs without the
+    second, and losing any other store costs one fragment fewer.
+
+    >>> stores = [StoreInfo(f"d{i}") for i in range(1, 9)]
+    >>> new = place_replacements("0" * 32, stores, [f"d{i}" for i in range(1, 10)], [8], share=True)
+    >>> new[8] in {s.store_id for s in stores}
+    True
 
     >>> stores = [StoreInfo(f"d{i}", zone=f"z{i % 3}") for i in range(1, 11)]
     >>> current = place("0" * 32, stores[:9], 9)
@@ -103,4 +118,16 @@ def place_replacements(
             used.add(store.store_id)
             per_zone[store.zone] = per_zone.get(store.zone, 0) + 1
         cap += 1
+    if share and todo:
+        pool = [s for s in stores if s.weight > 0]
+        load: dict[str, int] = {}
+        held = [s for i, s in enumerate(current) if s and i not in missing_set]
+        for store_id in [*held, *chosen.values()]:
+            load[store_id] = load.get(store_id, 0) + 1
+        for index in todo:
+            if not pool:
+                break
+            best = max(pool, key=lambda s: (-load.get(s.store_id, 0), score(chunk_id, s)))
+            chosen[index] = best.store_id
+            load[best.store_id] = load.get(best.store_id, 0) + 1
     return chosen

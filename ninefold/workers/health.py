@@ -21,6 +21,13 @@ composition root turns into "unreachable" for that process's chunk I/O (placemen
 reads never ask it, GC keeps its deletions for later), exactly what a down node gets in a
 cluster. A drive that answers again is reported back up. Every server process runs its own
 (nothing is recorded in metadata: the verdict is about this machine's directories).
+
+A drive whose health says *failed* (its identity is gone: directory removed, marker missing --
+an unmounted disk's empty mountpoint -- or foreign) for ``down_after_s`` is reported *lost* as
+well: its fragments count as gone, so repair rebuilds them on the other drives right away
+instead of waiting for it. It is back (and no longer lost) once it carries a marker for its
+slot again (the same disk remounted, or a replacement formatted by ``admin drive replace``).
+Each change of state is logged once (a WARNING when a drive goes down or is lost).
 """
 
 from __future__ import annotations
@@ -117,8 +124,9 @@ class HealthMonitor:
 
 
 class DriveHealthMonitor:
-    """A Worker over local drive stores (see the module docstring); ``on_change`` gets the set
-    of drives that are down now whenever it changes."""
+    """A Worker over local drive stores (see the module docstring); ``on_change`` gets the
+    set of drives that are down now and the subset of them that are lost, whenever either
+    changes (``assume_lost`` sets the drives that failed at start)."""
 
     name = "health"
 
@@ -126,60 +134,93 @@ class DriveHealthMonitor:
         self,
         stores: Mapping[str, FragmentStore],
         settings: HealthSettings,
-        on_change: Callable[[frozenset[str]], None],
+        on_change: Callable[[frozenset[str], frozenset[str]], None],
     ) -> None:
         self._stores = stores
         self._settings = settings
         self._on_change = on_change
         #: drive -> when it was first seen failing in the current run of failures (monotonic s)
         self._failing_since: dict[str, float] = {}
+        #: drive -> when it was first seen without its identity (monotonic s)
+        self._failed_since: dict[str, float] = {}
         #: a probe that outlived its deadline (a hung disk): not probed again until it returns
-        self._pending: dict[str, asyncio.Task[str | None]] = {}
+        self._pending: dict[str, asyncio.Task[tuple[str | None, str]]] = {}
         self.down: frozenset[str] = frozenset()
+        self.lost: frozenset[str] = frozenset()
+        #: why each drive that is down is down (for logs and status)
+        self.problems: dict[str, str] = {}
 
-    async def _ask(self, store: FragmentStore) -> str | None:
+    def assume_lost(self, lost: frozenset[str]) -> None:
+        """Start with ``lost`` known failed (drives that failed their check at start, already
+        logged and applied by the caller): only a change from there is reported."""
+        self.down = self.down | lost
+        self.lost = self.lost | lost
+
+    async def _ask(self, store: FragmentStore) -> tuple[str | None, str]:
+        """(why the drive is unhealthy or None, why it has failed for good or "")."""
         try:
             health = await store.health()
         except (StorageError, OSError) as exc:
-            return str(exc) or type(exc).__name__
-        return None if health.online else "offline"
+            return str(exc) or type(exc).__name__, ""
+        if health.failed:
+            return health.failed, health.failed
+        return (None if health.online else "offline"), ""
 
-    async def _probe(self, store_id: str, store: FragmentStore) -> str | None:
-        """None if the drive is healthy, else why not."""
+    async def _probe(self, store_id: str, store: FragmentStore) -> tuple[str | None, str]:
         task = self._pending.get(store_id)
         if task is None:
             task = asyncio.ensure_future(self._ask(store))
         done, _ = await asyncio.wait({task}, timeout=self._settings.probe_timeout_s)
         if not done:
             self._pending[store_id] = task
-            return f"no answer within {self._settings.probe_timeout_s:g} s"
+            return f"no answer within {self._settings.probe_timeout_s:g} s", ""
         self._pending.pop(store_id, None)
         return task.result()
 
     async def run_once(self) -> int:
-        """Check every drive once; returns how many drives changed between up and down."""
+        """Check every drive once; returns how many drives changed state (up, down, lost)."""
         ids = list(self._stores)
-        problems = await asyncio.gather(*(self._probe(i, self._stores[i]) for i in ids))
+        answers = await asyncio.gather(*(self._probe(i, self._stores[i]) for i in ids))
         now = time.monotonic()
-        for store_id, problem in zip(ids, problems, strict=True):
+        why: dict[str, str] = {}
+        for store_id, (problem, failed) in zip(ids, answers, strict=True):
             if problem is None:
                 self._failing_since.pop(store_id, None)
-            else:
-                self._failing_since.setdefault(store_id, now)
-        down = frozenset(
-            store_id
-            for store_id, since in self._failing_since.items()
-            if store_id in self._stores and now - since >= self._settings.down_after_s
-        )
-        changed = down ^ self.down
+                self._failed_since.pop(store_id, None)
+                continue
+            why[store_id] = problem
+            self._failing_since.setdefault(store_id, now)
+            if failed:
+                self._failed_since.setdefault(store_id, now)
+            elif store_id not in self.lost:  # e.g. a hung probe: not evidence of data loss
+                self._failed_since.pop(store_id, None)
+        grace = self._settings.down_after_s
+
+        def settled(since: dict[str, float]) -> set[str]:
+            return {s for s, t in since.items() if s in self._stores and now - t >= grace}
+
+        lost = frozenset(settled(self._failed_since) | (self.lost & set(why)))
+        down = frozenset(settled(self._failing_since) | lost)
+        changed = (down ^ self.down) | (lost ^ self.lost)
         if not changed:
             return 0
         for store_id in sorted(changed):
-            if store_id in down:
-                why = problems[ids.index(store_id)]
-                log.warning("drive %s is down (%s): no reads or writes go there", store_id, why)
-            else:
+            if store_id in lost and store_id not in self.lost:
+                log.warning(
+                    "drive %s has failed (%s): its fragments count as lost and are rebuilt on "
+                    "the other drives; `ninefold admin drive replace` formats a replacement",
+                    store_id,
+                    why.get(store_id, "?"),
+                )
+            elif store_id in down and store_id not in self.down:
+                log.warning(
+                    "drive %s is down (%s): no reads or writes go there",
+                    store_id,
+                    why.get(store_id, "?"),
+                )
+            elif store_id not in down:
                 log.info("drive %s is back", store_id)
-        self.down = down
-        self._on_change(down)
+        self.down, self.lost = down, lost
+        self.problems = {s: why.get(s, self.problems.get(s, "")) for s in down}
+        self._on_change(down, lost)
         return len(changed)

@@ -63,7 +63,8 @@ class Rebalancer(ChunkWalker):
             return {}
         free = [s for s in ideal if s not in record.stores]
         # outside the ideal set, or a second fragment on one store (written while stores were
-        # down, placement.spread): the first fragment on a store stays, the others move
+        # down, placement.spread, or repaired onto a shared drive while one was failed): the
+        # first fragment on a store stays, the others move once an ideal store is free
         seen: set[str] = set()
         misplaced = []
         for i, s in enumerate(record.stores):

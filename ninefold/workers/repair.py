@@ -20,6 +20,16 @@ Idempotent and resumable: the queue entry is removed only once the chunk is whol
 crash mid-chunk leaves the entry, and the fragments written before the crash are orphans that
 the next attempt overwrites or GC removes. Throttled by ``max_bytes_per_s``. Progress (chunks
 and bytes repaired, rate, queue length) is written to the job status for ``admin heal status``.
+
+Failed drives (the view's ``lost`` stores: a local drive whose identity is gone) count as lost
+at once: their chunks are queued by the same sweep as a lost node's, and rebuilt on the other
+stores -- two fragments on one store when fewer stores are left than the chunk has fragments.
+
+A chunk that cannot be repaired now (no store to rebuild on, a target that refuses, fewer than
+k fragments left, a store it waits for) is retried with a back-off (doubling from one round to
+``MAX_BACKOFF_S``), not every round, and the log says so once when chunks start failing, then
+at most one summary every ``SUMMARY_EVERY_S`` while they keep failing, and once when they stop:
+a failed drive must not fill the log with one WARNING per chunk per round.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 
 from ninefold.coordinator.chunks import ChunkIO
@@ -46,6 +57,16 @@ log = logging.getLogger("ninefold.repair")
 
 #: reasons whose fragments are read in full (checksums) rather than only looked up
 VERIFY_REASONS = ("degraded-read", "scrub")
+#: longest wait before a chunk that could not be repaired is tried again
+MAX_BACKOFF_S = 300.0
+#: at most one WARNING summary of chunks that cannot be repaired per this many seconds
+SUMMARY_EVERY_S = 60.0
+#: the repair rate shown with the ETA is measured over this many seconds of recent rounds
+RATE_WINDOW_S = 60.0
+
+
+class _Unrepairable(Exception):
+    """This chunk cannot be repaired now (the reason goes into the round's summary)."""
 
 
 @dataclass
@@ -58,9 +79,29 @@ class RepairStats:
     busy_s: float = 0.0
     waiting: int = 0
     failed: int = 0
+    #: chunks now waiting out a back-off after a failed attempt
+    backing_off: int = 0
+    #: (monotonic s, chunks repaired) after each round of the last RATE_WINDOW_S
+    samples: deque[tuple[float, int]] = field(default_factory=deque)
 
-    def as_status(self, queued: int) -> dict[str, float | int]:
+    def sample(self, now: float) -> None:
+        self.samples.append((now, self.chunks_repaired))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= RATE_WINDOW_S:
+            self.samples.popleft()
+
+    def chunks_per_s(self) -> float | None:
+        """Chunks repaired per second over the recent rounds; None before two rounds."""
+        if len(self.samples) < 2:
+            return None
+        (t0, c0), (t1, c1) = self.samples[0], self.samples[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else None
+
+    def as_status(
+        self, queued: int, lost: list[str] | None = None, down: list[str] | None = None
+    ) -> dict[str, object]:
         rate = self.bytes_rebuilt / self.busy_s if self.busy_s > 0 else 0.0
+        chunk_rate = self.chunks_per_s()
+        window = self.samples[-1][0] - self.samples[0][0] if len(self.samples) > 1 else 0.0
         return {
             "started_at": self.started_at,
             "chunks_repaired": self.chunks_repaired,
@@ -71,6 +112,11 @@ class RepairStats:
             "queued": queued,
             "waiting_for_nodes": self.waiting,
             "failed": self.failed,
+            "backing_off": self.backing_off,
+            "chunks_per_s": None if chunk_rate is None else round(chunk_rate, 4),
+            "rate_window_s": round(window, 1),
+            "lost_stores": sorted(lost or ()),
+            "down_stores": sorted(down or ()),
         }
 
 
@@ -93,12 +139,23 @@ class RepairWorker:
         self._map: ClusterMap | None = None
         #: nodes whose chunks were already swept onto the queue (node id -> last_seen swept)
         self._swept: dict[str, float] = {}
+        #: failed drives whose chunks were already swept onto the queue
+        self._swept_lost: frozenset[str] = frozenset()
+        #: chunk id -> (failed attempts in a row, when to try again: monotonic s)
+        self._backoff: dict[str, tuple[int, float]] = {}
+        #: why chunks failed since the last summary (reason -> chunks)
+        self._reasons: Counter[str] = Counter()
+        self._last_summary = 0.0
+        self._failing = False
+        #: chunks already reported as unrecoverable (fewer than k fragments left)
+        self._reported_lost: set[str] = set()
+        self._interval_s = settings.interval_s
 
     # -- which fragments are missing -----------------------------------------------------------
 
     def _lost_stores(self, now: float) -> set[str]:
         """Stores of nodes down for longer than ``lost_after_s`` (their data counts as lost)."""
-        lost: set[str] = set()
+        lost: set[str] = set(self.io.view.lost)
         for node in self._map.nodes if self._map else ():
             down = node.state == "down" or node.health == "down"
             if down and now - node.last_seen >= self.lost_after_s:
@@ -150,16 +207,19 @@ class RepairWorker:
             return not waiting
         scheme = Scheme.parse(record.scheme)
         if len(record.stores) - len(todo) < scheme.k and not waiting:
-            log.error(
-                "chunk %s: only %d fragments left, cannot repair",
-                record.chunk_id,
-                len(record.stores) - len(todo),
-            )
+            if record.chunk_id not in self._reported_lost:
+                self._reported_lost.add(record.chunk_id)
+                log.error(
+                    "chunk %s: only %d fragments left, cannot repair",
+                    record.chunk_id,
+                    len(record.stores) - len(todo),
+                )
+            raise _Unrepairable("fewer than k fragments left")
         view = self.io.view
-        targets = place_replacements(record.chunk_id, view.infos, record.stores, todo)
+        targets = place_replacements(record.chunk_id, view.infos, record.stores, todo, share=True)
         if not targets:
-            log.warning("chunk %s: no store to rebuild %s on", record.chunk_id, todo)
-            return False
+            log.debug("chunk %s: no store to rebuild %s on", record.chunk_id, todo)
+            raise _Unrepairable("no store to rebuild on")
         new = await rebuild(self.io, record, targets, view)
         if not await self.meta.update_chunk_stores(record.chunk_id, record.stores, new.stores):
             # changed meanwhile: what was written is an orphan (never over a live fragment:
@@ -187,6 +247,41 @@ class RepairWorker:
 
     # -- rounds ---------------------------------------------------------------------------------
 
+    async def _queue_chunks_on(self, prefixes: tuple[str, ...], exact: frozenset[str]) -> int:
+        """Queue every chunk with a fragment on a store named in ``exact`` or starting with one
+        of ``prefixes``; returns how many."""
+        queued, after = 0, ""
+        while True:
+            chunks = await self.meta.list_chunks(after, 1000)
+            if not chunks:
+                break
+            hit = [
+                c.chunk_id
+                for c in chunks
+                if any(s in exact or (prefixes and s.startswith(prefixes)) for s in c.stores)
+            ]
+            await self.meta.repair_enqueue(hit, "node-lost")
+            queued += len(hit)
+            after = chunks[-1].chunk_id
+        return queued
+
+    async def sweep_lost_drives(self) -> int:
+        """Queue every chunk with a fragment on a failed drive (once per failure)."""
+        lost = frozenset(self.io.view.lost)
+        fresh = lost - self._swept_lost
+        self._swept_lost = lost
+        if fresh:
+            self._backoff.clear()  # what waited for these drives can be rebuilt now
+        if not fresh:
+            return 0
+        queued = await self._queue_chunks_on((), fresh)
+        log.warning(
+            "drives %s failed: %d chunks queued to be rebuilt on the other drives",
+            sorted(fresh),
+            queued,
+        )
+        return queued
+
     async def sweep_lost_nodes(self) -> int:
         """Queue every chunk with a fragment on a node down for ``lost_after_s`` (once per
         outage); returns how many chunks were queued."""
@@ -202,16 +297,7 @@ class RepairWorker:
         }
         if not fresh:
             return 0
-        queued, after = 0, ""
-        prefixes = tuple(f"{node}:" for node in fresh)
-        while True:
-            chunks = await self.meta.list_chunks(after, 1000)
-            if not chunks:
-                break
-            hit = [c.chunk_id for c in chunks if any(s.startswith(prefixes) for s in c.stores)]
-            await self.meta.repair_enqueue(hit, "node-lost")
-            queued += len(hit)
-            after = chunks[-1].chunk_id
+        queued = await self._queue_chunks_on(tuple(f"{node}:" for node in fresh), frozenset())
         self._swept.update(fresh)
         log.info("nodes %s lost: %d chunks queued for repair", sorted(fresh), queued)
         return queued
@@ -219,7 +305,18 @@ class RepairWorker:
     async def run_once(self) -> int:
         self._map = await self.meta.get_cluster_map()
         await self.sweep_lost_nodes()
-        items = await self.meta.repair_pending(self.batch)
+        await self.sweep_lost_drives()
+        now = time.monotonic()
+        # forget chunks not seen for long (deleted meanwhile, or repaired by another leader)
+        self._backoff = {c: b for c, b in self._backoff.items() if b[1] > now - 2 * MAX_BACKOFF_S}
+        # entries backing off are skipped: read past them so the rest of the queue moves on
+        deferred = sum(1 for _, at in self._backoff.values() if at > now)
+        items = await self.meta.repair_pending(self.batch + min(deferred, 16 * self.batch))
+        items = [
+            i
+            for i in items
+            if i.chunk is None or self._backoff.get(i.chunk.chunk_id, (0, 0))[1] <= now
+        ][: self.batch]
         done: list[int] = []
         limit = asyncio.Semaphore(self.concurrency)
         waiting = 0
@@ -232,27 +329,85 @@ class RepairWorker:
             async with limit:
                 try:
                     whole = await self.repair_chunk(record, reason.startswith(VERIFY_REASONS))
+                except _Unrepairable as exc:
+                    self._failed(record.chunk_id, str(exc))
+                    return
                 except (StorageError, OSError) as exc:
-                    log.warning("chunk %s: repair failed: %s", record.chunk_id, exc)
+                    log.debug("chunk %s: repair failed: %s", record.chunk_id, exc)
                     self.stats.failed += 1
+                    self._failed(record.chunk_id, f"repair failed: {exc}")
                     return
                 if whole:
                     done.append(item_id)
+                    self._backoff.pop(record.chunk_id, None)
                 else:
                     waiting += 1
+                    self._failed(record.chunk_id, "")
                 await self._throttle()
 
         t0 = time.monotonic()
+        if not self.stats.samples:  # the rate's first point: the start of the first round
+            self.stats.sample(t0)
         before = self.stats.fragments_rebuilt
         await asyncio.gather(*(one(i.repair_id, i.chunk, i.reason) for i in items))
+        end = time.monotonic()
         if self.stats.fragments_rebuilt > before:  # the rate counts rounds that rebuilt
-            self.stats.busy_s += time.monotonic() - t0
+            self.stats.busy_s += end - t0
         await self.meta.repair_done(done)
         self.stats.waiting = waiting
+        self.stats.backing_off = sum(1 for _, at in self._backoff.values() if at > end)
+        self.stats.sample(end)
+        self._summarize(end)
+        view = self.io.view
         await self.meta.put_job_status(
-            self.name, self.stats.as_status(await self.meta.repair_count())
+            self.name,
+            self.stats.as_status(
+                await self.meta.repair_count(),
+                sorted(view.lost),
+                sorted(set(view.unreachable) - set(view.lost)),
+            ),
         )
         return len(done)
+
+    def _failed(self, chunk_id: str, reason: str) -> None:
+        """Back off ``chunk_id`` (doubling, up to MAX_BACKOFF_S); ``reason`` ("" for a chunk
+        waiting for a store) goes into the next summary."""
+        attempts = self._backoff.get(chunk_id, (0, 0.0))[0] + 1
+        delay = min(MAX_BACKOFF_S, max(self._interval_s, 0.5) * 2 ** min(attempts - 1, 16))
+        self._backoff[chunk_id] = (attempts, time.monotonic() + delay)
+        if reason:
+            self._reasons[self._short(reason)] += 1
+
+    @staticmethod
+    def _short(reason: str) -> str:
+        return reason if len(reason) <= 160 else reason[:157] + "..."
+
+    def _summarize(self, now: float) -> None:
+        """One WARNING when chunks start failing, then at most one per SUMMARY_EVERY_S while
+        they keep failing; one INFO line when none is failing any more."""
+        pending = any(at > now for _, at in self._backoff.values())
+        if self._failing and not pending:
+            log.info(
+                "repair: no chunk is failing any more (%d failed attempts since the last summary)",
+                sum(self._reasons.values()),
+            )
+            self._failing = False
+            self._reasons.clear()
+            return
+        if not self._reasons or (self._failing and now - self._last_summary < SUMMARY_EVERY_S):
+            return
+        top = "; ".join(f"{n} x {r}" for r, n in self._reasons.most_common(3))
+        log.warning(
+            "repair: %d failed attempts %s (%s); those chunks are retried with a back-off of up "
+            "to %.0f s",
+            sum(self._reasons.values()),
+            "since the last summary" if self._failing else "this round",
+            top,
+            MAX_BACKOFF_S,
+        )
+        self._failing = True
+        self._last_summary = now
+        self._reasons.clear()
 
     async def _throttle(self) -> None:
         if not self.max_bytes_per_s or self.stats.busy_s <= 0:

@@ -1,6 +1,7 @@
 """Self-healing with real processes: node daemons, a gateway, a worker (scrub + repair) over a
 fresh PostgreSQL database. A node's drives are deleted for good while it is down; when it comes
-back empty, the scrubber finds every missing fragment and the repair worker rebuilds them all:
+back with replacements (``admin drive replace``: empty, with new identities), the scrubber
+finds every missing fragment and the repair worker rebuilds them all:
 every chunk ends with all its fragments, each verified, and every object reads back."""
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def test_wiped_node_drives_are_rebuilt(tmp_path: Path, meta_dsn: str) -> None:
         nodes[1].kill()
         for drive in nodes[1].drive_dirs:
             shutil.rmtree(drive)
+        # a node never recreates a missing drive (it could be an unmounted disk): the
+        # operator formats the replacements, each with a new identity
+        for i, drive in enumerate(nodes[1].drive_dirs, 1):
+            args = ["admin", "drive", "replace", f"d{i}", "--node-id", "n2", "--path", str(drive)]
+            done = subprocess.run(
+                [str(BIN), *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
         nodes[1].start()
         worker = WorkerProc(
             meta_dsn,

@@ -71,9 +71,7 @@ def test_if_none_match_with_an_etag_writes_unless_the_current_object_has_it(
     assert resp.status == 200, resp
     v1 = quoted_md5(b"v1")
     for value in (v1, v1.strip('"'), f"{other}, {v1}"):
-        resp = request(
-            any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": value}
-        )
+        resp = request(any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": value})
         assert resp.status == 412 and b"<Code>PreconditionFailed</Code>" in resp.body, resp
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
     resp = request(any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": other})

@@ -68,3 +68,25 @@ def test_replacements_with_no_room_leave_fragments_missing() -> None:
     current = place("a" * 32, stores, 9)
     live = [s for s in stores if s.store_id not in current[:2]]
     assert place_replacements("a" * 32, live, current, [0, 1]) == {}
+
+
+def test_replacements_may_share_a_store_when_asked_and_no_free_one_is_left() -> None:
+    stores = [StoreInfo(f"s{i}") for i in range(9)]
+    for n in range(50):
+        chunk_id = f"{n:032x}"
+        current = place(chunk_id, stores, 9)
+        lost = current[n % 9]
+        live = [s for s in stores if s.store_id != lost]
+        assert place_replacements(chunk_id, live, current, [n % 9]) == {}
+        new = place_replacements(chunk_id, live, current, [n % 9], share=True)
+        assert set(new) == {n % 9} and new[n % 9] != lost
+        # two lost: the two fragments go to two different stores (the least loaded first)
+        lost2 = {current[n % 9], current[(n + 1) % 9]}
+        live2 = [s for s in stores if s.store_id not in lost2]
+        new2 = place_replacements(chunk_id, live2, current, [n % 9, (n + 1) % 9], share=True)
+        assert len(new2) == 2 and len(set(new2.values())) == 2
+        assert not set(new2.values()) & lost2
+    # with a free store, sharing changes nothing
+    current = place("b" * 32, stores, 9)
+    extra = [*(s for s in stores if s.store_id != current[3]), StoreInfo("s9")]
+    assert place_replacements("b" * 32, extra, current, [3], share=True) == {3: "s9"}

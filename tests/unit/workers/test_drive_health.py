@@ -114,7 +114,7 @@ def test_a_hung_drive_is_down_after_the_grace_and_probed_once_at_a_time() -> Non
         monitor = DriveHealthMonitor(
             {"hung": store},  # type: ignore[dict-item]
             HealthSettings(interval_s=0.05, down_after_s=0.15, probe_timeout_s=0.05),
-            seen.append,
+            lambda down, lost: seen.append(down),
         )
         assert await monitor.run_once() == 0  # failing, but not for down_after_s yet
         await asyncio.sleep(0.2)
@@ -140,7 +140,7 @@ def test_a_drive_that_fails_its_health_call_is_down(tmp_path: Path) -> None:
         monitor = DriveHealthMonitor(
             {"b": Broken()},  # type: ignore[dict-item]
             HealthSettings(down_after_s=0.0),
-            seen.append,
+            lambda down, lost: seen.append(down),
         )
         assert await monitor.run_once() == 1
         assert seen == [frozenset({"b"})]
