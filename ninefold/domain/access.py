@@ -26,19 +26,34 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ninefold.core import errors
+from ninefold.domain.acl import allows, grants_of
 from ninefold.domain.buckets import Bucket
-from ninefold.domain.iam import IamService, Principal
+from ninefold.domain.iam import DEFAULT_ACCOUNT, IamService, Principal, account_of
 from ninefold.iam.policy import ANONYMOUS, RequestFacts
 from ninefold.meta.store import MetaStore
 
 __all__ = ["ACCOUNT", "Access", "AccessRequest"]
 
-ACCOUNT = "000000000000"
-ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+ACCOUNT = DEFAULT_ACCOUNT
 
-_READ = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
-_WRITE = frozenset({"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"})
-_PUBLIC_OBJECT_ACLS = ("public-read", "public-read-write")
+#: IAM action -> what ACL grant allows it: the bucket's or the object's, and which permission
+#: (FULL_CONTROL allows them all); as S3 maps ACL permissions to actions
+_ACL_PERMISSION: dict[str, tuple[str, str]] = {
+    "s3:ListBucket": ("bucket", "READ"),
+    "s3:ListBucketVersions": ("bucket", "READ"),
+    "s3:ListBucketMultipartUploads": ("bucket", "READ"),
+    "s3:PutObject": ("bucket", "WRITE"),
+    "s3:DeleteObject": ("bucket", "WRITE"),
+    "s3:DeleteObjectVersion": ("bucket", "WRITE"),
+    "s3:GetBucketAcl": ("bucket", "READ_ACP"),
+    "s3:PutBucketAcl": ("bucket", "WRITE_ACP"),
+    "s3:GetObject": ("object", "READ"),
+    "s3:GetObjectVersion": ("object", "READ"),
+    "s3:GetObjectAcl": ("object", "READ_ACP"),
+    "s3:GetObjectVersionAcl": ("object", "READ_ACP"),
+    "s3:PutObjectAcl": ("object", "WRITE_ACP"),
+    "s3:PutObjectVersionAcl": ("object", "WRITE_ACP"),
+}
 
 
 @dataclass(slots=True)
@@ -71,38 +86,33 @@ class Access:
     async def authorize(self, req: AccessRequest) -> None:
         """Raise AccessDenied unless the request may go on (see the module docstring)."""
         principal = req.principal
+        bucket = req.bucket
+        if req.action == "s3:CreateBucket":
+            # whoever owns the name, creating it is a matter of the caller's own permissions
+            # (the operation answers BucketAlreadyExists or BucketAlreadyOwnedByYou)
+            bucket = None
+        if bucket is not None and (
+            principal is None or principal.account != account_of(bucket.owner)
+        ):
+            await self._authorize_outsider(req, bucket)
+            return
         if principal is not None and not principal.is_root:
             await self._authorize_user(req, principal)
             return
-        if req.bucket_name is None:
+        if req.bucket_name is None or bucket is None:
             if principal is None:
                 raise errors.AccessDenied()
-            return
-        bucket = req.bucket
-        if bucket is None:
-            if principal is None:
-                raise errors.AccessDenied()
-            return  # the operation answers NoSuchBucket
+            return  # root without a bucket; or the operation answers NoSuchBucket
         policy = bucket.settings.policy
         if policy is None:
-            if principal is None and not await self._acl_allows(req, bucket):
-                raise errors.AccessDenied()
             return
         decision = policy.evaluate(await self._facts(req, bucket.settings.policy_text))
-        if decision == "Deny" and not (principal is not None and req.manages_policy):
-            raise errors.AccessDenied()
-        if principal is not None:
-            return
-        if decision == "Allow" and not (
-            policy.is_public and bucket.settings.public_flags.RestrictPublicBuckets
-        ):
-            return
-        if not await self._acl_allows(req, bucket):
+        if decision == "Deny" and not req.manages_policy:
             raise errors.AccessDenied()
 
     async def _authorize_user(self, req: AccessRequest, principal: Principal) -> None:
-        """A user (not root): allowed when its identity policies or the bucket policy allow
-        the request and none of them denies it."""
+        """A user (not root) of the bucket owner's account: allowed when its identity policies
+        or the bucket policy allow the request and none of them denies it."""
         bucket_policy = req.bucket.settings.policy if req.bucket is not None else None
         policies = await self._iam.identity_policies(principal.user)
         text = req.bucket.settings.policy_text if req.bucket is not None else ""
@@ -111,6 +121,38 @@ class Access:
         if bucket_policy is not None:
             decisions.append(bucket_policy.evaluate(facts))
         if "Deny" in decisions or "Allow" not in decisions:
+            raise errors.AccessDenied()
+
+    async def _authorize_outsider(self, req: AccessRequest, bucket: Bucket) -> None:
+        """An anonymous request, or one from another account than the bucket owner's: the
+        bucket's side (its policy or an ACL grant) must let it in, no policy may deny it, and
+        a user (not its account's root) also needs its own identity policies' Allow."""
+        principal = req.principal
+        policy = bucket.settings.policy
+        text = bucket.settings.policy_text
+        decisions: list[str | None] = []
+        if principal is not None and not principal.is_root:
+            text += " s3:ExistingObjectTag/"
+        facts = await self._facts(req, text) if policy is not None or text else None
+        if principal is not None and not principal.is_root:
+            assert facts is not None
+            identity = [
+                p.evaluate(facts) for p in await self._iam.identity_policies(principal.user)
+            ]
+            if "Deny" in identity or "Allow" not in identity:
+                raise errors.AccessDenied()
+        if policy is not None:
+            assert facts is not None
+            decisions.append(policy.evaluate(facts))
+        if "Deny" in decisions:
+            raise errors.AccessDenied()
+        if "Allow" in decisions and not (
+            policy is not None
+            and policy.is_public
+            and bucket.settings.public_flags.RestrictPublicBuckets
+        ):
+            return
+        if not await self._acl_allows(req, bucket):
             raise errors.AccessDenied()
 
     async def _facts(self, req: AccessRequest, policy_text: str) -> RequestFacts:
@@ -131,7 +173,7 @@ class Access:
             context.update(req.lazy_context())
         if req.principal is not None:
             context["aws:username"] = req.principal.user
-            context["aws:userid"] = ACCOUNT
+            context["aws:userid"] = req.principal.account
         if req.version_id is not None:
             context["s3:versionid"] = req.version_id
         if (
@@ -145,29 +187,38 @@ class Access:
         if req.principal is None:
             principal = ANONYMOUS
         elif req.principal.is_root:
-            principal = ROOT_ARN
+            principal = f"arn:aws:iam::{req.principal.account}:root"
         else:
-            principal = f"arn:aws:iam::{ACCOUNT}:user/{req.principal.user}"
+            principal = f"arn:aws:iam::{req.principal.account}:user/{req.principal.user}"
         return RequestFacts(
             principal=principal, action=req.action, resource=resource, context=context
         )
 
     async def _acl_allows(self, req: AccessRequest, bucket: Bucket) -> bool:
-        """Does a public canned ACL let an anonymous request through? Bucket public-read lists,
-        bucket public-read-write writes and deletes objects, object public-read reads it; all
-        of it void under the bucket's IgnorePublicAcls."""
-        action = req.action
-        if action not in _READ | _WRITE and action != "s3:ListBucket":
+        """Does an ACL grant let the request through? Bucket actions and object writes are
+        decided by the bucket's ACL, reads of an object and of its ACL by the object's; grants
+        to AllUsers and AuthenticatedUsers are void under the bucket's IgnorePublicAcls."""
+        needed = _ACL_PERMISSION.get(req.action)
+        if needed is None:
             return False
-        if bucket.settings.public_flags.IgnorePublicAcls:
+        level, permission = needed
+        account = None if req.principal is None else req.principal.account
+        ignore = bucket.settings.public_flags.IgnorePublicAcls
+        owner = account_of(bucket.owner)
+        if level == "bucket":
+            grants = grants_of(bucket.settings.acl, owner)
+            return allows(grants, account, permission, ignore_public=ignore)
+        if req.key is None:
             return False
-        if action in _READ and req.key is not None:
-            obj = (
-                await self._meta.get_object_version(bucket.name, req.key, req.version_id)
-                if req.version_id
-                else await self._meta.get_object(bucket.name, req.key)
-            )
-            return obj is not None and obj.acl in _PUBLIC_OBJECT_ACLS
-        if action == "s3:ListBucket":
-            return bucket.settings.acl in ("public-read", "public-read-write")
-        return bucket.settings.acl == "public-read-write"
+        obj = (
+            await self._meta.get_object_version(bucket.name, req.key, req.version_id)
+            if req.version_id
+            else await self._meta.get_object(bucket.name, req.key)
+        )
+        if obj is None or obj.is_delete_marker:
+            return False
+        obj_owner = account_of(obj.owner) if obj.owner else owner
+        if account == obj_owner and permission in ("READ_ACP", "WRITE_ACP"):
+            return True  # an object's owner may always read and change its ACL
+        grants = grants_of(obj.acl, obj_owner, owner)
+        return allows(grants, account, permission, ignore_public=ignore)

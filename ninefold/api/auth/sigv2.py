@@ -89,7 +89,7 @@ def _check(creds: Credentials, text: str, signature: str) -> AuthResult:
     if not hmac.compare_digest(base64.b64encode(digest).decode(), signature):
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
     return AuthResult(
-        principal=Principal(creds.access_key, creds.user, creds.is_root),
+        principal=Principal(creds.access_key, creds.user, creds.is_root, creds.account),
         payload="UNSIGNED-PAYLOAD",
         signing_key=b"",
         scope="",
