@@ -215,10 +215,13 @@ class BucketService:
     def object_owner(bucket: Bucket, writer: str, acl: str) -> str:
         """The account that owns an object the account ``writer`` writes with ``acl``: the
         bucket's owner under BucketOwnerEnforced, and under BucketOwnerPreferred when the
-        writer gives it bucket-owner-full-control; else the writer (ObjectWriter)."""
+        writer gives it bucket-owner-full-control; else the writer (ObjectWriter). What an
+        anonymous request (``writer`` "") writes belongs to the bucket's owner."""
         ownership = bucket.settings.ownership
-        if ownership == "BucketOwnerEnforced" or (
-            ownership == "BucketOwnerPreferred" and acl == "bucket-owner-full-control"
+        if (
+            not writer
+            or ownership == "BucketOwnerEnforced"
+            or (ownership == "BucketOwnerPreferred" and acl == "bucket-owner-full-control")
         ):
             return account_of(bucket.owner)
         return writer

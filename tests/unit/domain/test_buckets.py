@@ -18,6 +18,7 @@ from ninefold.meta.memory import MemoryMetaStore
 def run(test: Callable[[BucketService], Awaitable[None]]) -> None:
     asyncio.run(test(BucketService(MemoryMetaStore(), "us-east-1")))
 
+
 ALICE = "111111111111"
 BOB = "222222222222"
 

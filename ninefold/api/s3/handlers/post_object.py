@@ -243,7 +243,8 @@ async def post_object(
         request_id=request_id,
         found=found,
     )
-    spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields))
+    owner = ctx.services.buckets.object_owner(ctx.require_bucket(), ctx.account, "private")
+    spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields), owner=owner)
     body = _FileBody(file_part, policy.length_range)
     obj = await services.objects.put_object(
         ctx.require_bucket(), key, body, spec, (DEFAULT_ALGORITHM,), _default_checksum
