@@ -6,15 +6,16 @@ user agent ...); :meth:`Access.authorize` decides with the AWS rules
 (``ninefold.iam.policy``):
 
 * an explicit Deny refuses the request, the root user's included -- except the bucket-policy
-  operations themselves for root, so that a bad policy can always be fixed;
-* an authenticated root user is otherwise allowed;
-* a user is allowed when a policy attached to it or to one of its groups, or the bucket
-  policy (Principal ``arn:aws:iam::000000000000:user/NAME``), allows the request and none of
-  them denies it;
-* an anonymous request is allowed by an Allow for Principal "*" (not when the bucket's
-  PublicAccessBlock has RestrictPublicBuckets and the policy is public), or else by a public
-  canned ACL (not under IgnorePublicAcls): bucket public-read lists, public-read-write writes,
-  object public-read reads.
+  operations themselves for the bucket owner's root, so that a bad policy can always be fixed;
+* the root user of the bucket owner's account is otherwise allowed;
+* a user of the bucket owner's account is allowed when a policy attached to it or to one of
+  its groups, or the bucket policy (Principal ``arn:aws:iam::ACCOUNT:user/NAME``), allows the
+  request and none of them denies it;
+* an anonymous request, or one from another account, needs the bucket's consent: an Allow of
+  the bucket policy (not a public one under RestrictPublicBuckets) or an ACL grant (bucket
+  ACL for bucket actions and object writes, the object's ACL for object reads; AllUsers and
+  AuthenticatedUsers grants void under IgnorePublicAcls); a user of another account also
+  needs its own identity policies' Allow.
 
 ``s3:ExistingObjectTag/<key>`` is read from the object only when a policy mentions it.
 """
