@@ -25,12 +25,14 @@ from ninefold.api.auth import ANONYMOUS, Credentials, HttpRequestParts, verify
 from ninefold.api.auth.sigv2 import verify_v2
 from ninefold.api.s3 import cors, errors
 from ninefold.api.s3.authz import access_request
+from ninefold.api.s3.body import send_continue
 from ninefold.api.s3.context import Context, Services
 from ninefold.api.s3.errors import error_response
 from ninefold.api.s3.handlers import HANDLERS
 from ninefold.api.s3.handlers.post_object import browser_post_bucket, post_object
 from ninefold.api.s3.router import bucket_and_key, route
 from ninefold.api.s3.sse import CHECKED, refuse_sse
+from ninefold.domain.access import check_expected_owner
 from ninefold.domain.buckets import Bucket
 
 __all__ = ["LATE_HEADERS", "S3App", "S3HttpRequest"]
@@ -100,7 +102,7 @@ class S3App:
                 if (post := browser_post_bucket(request, raw_path, raw_query, domain)) is not None:
                     # POST Object: the form authenticates it, not the headers
                     response = await post_object(
-                        request, raw_path, post, self.services, self.lookup, request_id
+                        request, raw_path, post, self.services, self.lookup_for_key, request_id
                     )
                 else:
                     response = await self._dispatch(request, raw_path, raw_query, request_id)
@@ -186,7 +188,11 @@ class S3App:
     async def _lookup_for(self, parts: HttpRequestParts) -> CredentialLookup:
         """The credential lookup for this request: the root key, or the user key it names
         (``ninefold admin key``), fetched from metadata once, before the signature check."""
-        access_key = _access_key_of(parts)
+        return await self.lookup_for_key(_access_key_of(parts))
+
+    async def lookup_for_key(self, access_key: str | None) -> CredentialLookup:
+        """The credential lookup for a request signed with ``access_key`` (header, query or
+        POST form): the root key, or that user key fetched from metadata once."""
         if access_key is None or self.lookup(access_key) is not None:
             return self.lookup
         user = await self.services.iam.credentials(access_key)
@@ -230,13 +236,12 @@ class S3App:
         # anonymous requests go on only where a bucket policy or a public ACL allows them
         await self.services.access.authorize(access_request(request, s3, auth, bucket))
         auth = auth or ANONYMOUS
+        if bucket is not None:
+            check_expected_owner(bucket, request.headers.get("x-amz-expected-bucket-owner"))
         if s3.op in CHECKED:  # before the body is read: nothing is written or served
             refuse_sse(s3.op, request.headers)
         handler = HANDLERS[s3.op]
-        if request.headers.get("expect", "").lower() == "100-continue":
-            await request.writer.write(
-                b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
-            )
+        await send_continue(request)  # once: authorization may have read the body already
         ctx = Context(
             request=request,
             s3=s3,

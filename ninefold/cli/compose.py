@@ -9,7 +9,8 @@ the same parts:
   (``stores_from_map``); ``ChunkIO`` over them;
 * *gateway part*: the metadata store, ``ObjectService`` and the S3 app (``s3_app``);
 * *worker part*: the background jobs (``background_jobs``): health, GC, repair, scrub,
-  orphans and rebalance, each with its interval and the lock that elects who runs it.
+  orphans and rebalance, each with its interval and the lock that elects who runs it, and the
+  temp-file sweep wherever drive directories are local.
 
 ``ninefold server`` (``compose_embedded``) is store + gateway + worker parts in one process
 (several processes share the port and elect one leader per job with file locks), with the
@@ -36,6 +37,7 @@ from ninefold.api.s3.context import Services
 from ninefold.cli.config import Config, ConfigError, RootCredentials
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.coordinator.cluster import ClusterView
+from ninefold.core.errors import StorageError
 from ninefold.domain.objects import ObjectService
 from ninefold.meta.cache import CachedMetaStore, RedisCache
 from ninefold.meta.models import ClusterMap, NodeRecord
@@ -59,6 +61,7 @@ from ninefold.workers.orphans import OrphanCollector
 from ninefold.workers.rebalance import Rebalancer
 from ninefold.workers.repair import RepairWorker
 from ninefold.workers.scrub import Scrubber
+from ninefold.workers.tmpsweep import TempSweeper
 
 __all__ = [
     "ClusterMap",
@@ -76,6 +79,7 @@ __all__ = [
     "compose_node",
     "compose_worker",
     "drive_dirs",
+    "embedded_data_dir",
     "follow_map",
     "leader_lock",
     "local_drive_stores",
@@ -85,6 +89,7 @@ __all__ = [
     "start_jobs",
     "stop_tasks",
     "stores_from_map",
+    "sweep_tmp_at_open",
 ]
 
 log = logging.getLogger("ninefold.map")
@@ -193,13 +198,29 @@ def drive_dirs(config: Config) -> list[Path]:
 
 
 def local_drive_stores(
-    drives: dict[str, Path], executor: ThreadPoolExecutor, id_prefix: str = ""
+    drives: dict[str, Path], executor: ThreadPoolExecutor | None, id_prefix: str = ""
 ) -> dict[str, DiskFragmentStore]:
     """One on-disk store per drive directory (drive name -> directory; the store's id is
     ``id_prefix`` + name), as a node serves them and the embedded server writes to them."""
     return {
         name: DiskFragmentStore(id_prefix + name, path, executor) for name, path in drives.items()
     }
+
+
+def sweep_tmp_at_open(stores: dict[str, DiskFragmentStore], config: Config) -> None:
+    """Remove the temp files killed writers left on ``stores`` (older than
+    ``orphan.tmp_max_age_s``), before they serve; a drive that cannot be swept is logged."""
+    files = size = 0
+    for store in stores.values():
+        try:
+            swept = store.sweep_tmp_now(config.orphan.tmp_max_age_s)
+        except StorageError as exc:
+            log.warning("temp sweep: %s", exc)
+            continue
+        files += swept.files
+        size += swept.size_bytes
+    if files:
+        log.info("temp sweep: removed %d stale temp files (%d bytes)", files, size)
 
 
 def apply_drive_health(chunkio: ChunkIO, local: ClusterView, down: frozenset[str]) -> None:
@@ -250,9 +271,11 @@ def background_jobs(
     objects: ObjectService,
     health: Job,
     meta_dsn: str,
+    local: dict[str, DiskFragmentStore] | None = None,
 ) -> list[Job]:
     """Health (given: nodes or drives), then GC, repair, scrub, orphans and rebalance, each
-    elected over ``meta_dsn``: the same list for ``ninefold worker`` and ``ninefold server``."""
+    elected over ``meta_dsn``: the same list for ``ninefold worker`` and ``ninefold server``;
+    with ``local`` drive stores (embedded data dir) the temp-file sweep too."""
     workers: list[tuple[Worker, float]] = [
         (GcWorker(objects, config.gc), config.gc.interval_s),
         (RepairWorker(meta, chunkio, config.repair), config.repair.interval_s),
@@ -260,6 +283,8 @@ def background_jobs(
         (OrphanCollector(meta, chunkio, config.orphan), config.orphan.interval_s),
         (Rebalancer(meta, chunkio, config.rebalance), config.rebalance.interval_s),
     ]
+    if local:
+        workers.append((TempSweeper(list(local.values()), config.orphan), config.orphan.interval_s))
     return [health] + [Job(w, i, leader_lock(meta_dsn, w.name)) for w, i in workers]
 
 
@@ -328,10 +353,12 @@ class Role:
 
 
 async def prepare_data_dir(config: Config) -> None:
-    """Create the embedded server's drive directories and bring the metadata schema up to
-    date (once, up front, before the server processes start)."""
+    """Create the embedded server's drive directories, sweep the temp files a killed server
+    left, and bring the metadata schema up to date (once, up front, before the server
+    processes start)."""
     for drive in drive_dirs(config):
         drive.mkdir(parents=True, exist_ok=True)
+    sweep_tmp_at_open(local_drive_stores({d.name: d for d in drive_dirs(config)}, None), config)
     meta = await open_meta(_embedded_dsn(config))
     await meta.close()
 
@@ -340,8 +367,18 @@ def _embedded_dsn(config: Config) -> str:
     return str(Path(str(config.server.data_dir)) / "meta.db")
 
 
-async def compose_embedded(config: Config, credentials: RootCredentials) -> Role:
-    """``ninefold server``: local drives, SQLite, the S3 app and every background job."""
+def embedded_data_dir(dsn: str) -> Path | None:
+    """The embedded server's data directory when ``dsn`` is its ``meta.db`` (a SQLite file
+    with a ``drives`` directory beside it), else None."""
+    if dsn.startswith(("postgresql://", "postgres://")):
+        return None
+    path = Path(dsn.removeprefix("sqlite://"))
+    return path.parent if (path.parent / "drives" / "d1").is_dir() else None
+
+
+async def _embedded_parts(config: Config) -> Role:
+    """The embedded data dir's local drives, SQLite and every background job (the temp sweep
+    included); the S3 app is the caller's."""
     executor = ThreadPoolExecutor(config.server.io_threads, thread_name_prefix="io")
     dsn = _embedded_dsn(config)
     meta = await open_meta(dsn)
@@ -352,11 +389,16 @@ async def compose_embedded(config: Config, credentials: RootCredentials) -> Role
     health = DriveHealthMonitor(
         stores, config.health, lambda down: apply_drive_health(chunkio, local, down)
     )
-    jobs = background_jobs(
-        config, meta, chunkio, objects, Job(health, config.health.interval_s, _EveryProcess()), dsn
-    )
-    app = s3_app(objects, config, credentials)
-    return Role(meta, chunkio, objects, executor, jobs, app)
+    health_job = Job(health, config.health.interval_s, _EveryProcess())
+    jobs = background_jobs(config, meta, chunkio, objects, health_job, dsn, local=stores)
+    return Role(meta, chunkio, objects, executor, jobs)
+
+
+async def compose_embedded(config: Config, credentials: RootCredentials) -> Role:
+    """``ninefold server``: local drives, SQLite, the S3 app and every background job."""
+    role = await _embedded_parts(config)
+    role.app = s3_app(role.objects, config, credentials)
+    return role
 
 
 async def _cluster_role(
@@ -411,13 +453,33 @@ def check_gateway(config: Config) -> None:
 
 
 def check_worker(config: Config) -> None:
-    _meta_dsn(config)
+    if config.server.data_dir is not None:
+        if config.meta.dsn:
+            raise ConfigError(
+                "give the worker an embedded data dir (--data-dir) or cluster metadata (--meta), "
+                "not both"
+            )
+        data = Path(config.server.data_dir)
+        if not (data / "meta.db").is_file() or not (data / "drives").is_dir():
+            raise ConfigError(f"{data} is not an embedded server's data dir (no meta.db, drives)")
+        return
+    dsn = _meta_dsn(config)
+    embedded = embedded_data_dir(dsn)
+    if embedded is not None:
+        # its cluster map is empty: the jobs would see no store at all (and scrub would queue
+        # every chunk for repair)
+        raise ConfigError(
+            f"{dsn} is an embedded server's metadata: run the worker with --data-dir {embedded}"
+        )
     config.cluster.secret_bytes()
 
 
 async def compose_worker(config: Config) -> Role:
     """``ninefold worker``: the cluster's stores and every background job, elected over the
-    metadata store."""
+    metadata store; with ``server.data_dir`` (``--data-dir``) an embedded server's drives and
+    jobs instead, elected with the server's own processes."""
+    if config.server.data_dir is not None:
+        return await _embedded_parts(config)
     dsn = _meta_dsn(config)
     executor = ThreadPoolExecutor(WORKER_CPU_THREADS, thread_name_prefix="cpu")
     meta = await open_meta(dsn)
@@ -435,9 +497,9 @@ async def compose_worker(config: Config) -> Role:
     return role
 
 
-def compose_node(config: Config) -> tuple[web.Application, ThreadPoolExecutor]:
+def compose_node(config: Config) -> tuple[web.Application, ThreadPoolExecutor, list[Job]]:
     """``ninefold node``: its drive directories (store ids ``d1..dN``) behind the signed
-    node API."""
+    node API, swept of stale temp files at open, and the periodic temp sweep job."""
     node = config.node
     if not node.listen or not node.id or not node.drives:
         raise ConfigError("a node needs --listen, --node-id and at least one --drive")
@@ -447,5 +509,8 @@ def compose_node(config: Config) -> tuple[web.Application, ThreadPoolExecutor]:
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     stores = local_drive_stores(dirs, executor, f"{node.id}:")
+    sweep_tmp_at_open(stores, config)
     settings = NodeSettings(node_id=node.id, zone=node.zone, secret=secret)
-    return make_node_app(settings, stores), executor
+    sweeper = TempSweeper(list(stores.values()), config.orphan)
+    jobs = [Job(sweeper, config.orphan.interval_s, _EveryProcess())]
+    return make_node_app(settings, stores), executor, jobs

@@ -294,7 +294,8 @@ SECTIONS: dict[str, type[Any]] = {
     if f.name not in _NOT_SECTIONS
 }
 
-#: the sections each command uses (what ``ninefold config show ROLE`` prints)
+#: the sections each command uses (what ``ninefold config show ROLE`` prints); a
+#: ``SECTION.FIELD`` entry is one setting of a section the command uses only in part
 ROLES: dict[str, tuple[str, ...]] = {
     "server": (
         "server",
@@ -311,6 +312,9 @@ ROLES: dict[str, tuple[str, ...]] = {
     "gateway": ("gateway", "meta", "cache", "cluster", "root", "s3", "coordinator"),
     "worker": (
         "meta",
+        "server.data_dir",
+        "server.drives",
+        "server.io_threads",
         "cluster",
         "coordinator",
         "health",
@@ -320,7 +324,7 @@ ROLES: dict[str, tuple[str, ...]] = {
         "orphan",
         "rebalance",
     ),
-    "node": ("node", "cluster"),
+    "node": ("node", "cluster", "orphan.interval_s", "orphan.tmp_max_age_s"),
     "cluster-up": ("cluster_up", "meta", "cache", "cluster", "root"),
 }
 
@@ -519,9 +523,12 @@ def config_rows(config: Config, sections: Sequence[str]) -> list[tuple[str, str,
     """(setting, value as shown, source, environment variable) for every field of
     ``sections``; secrets are ``***``."""
     rows = []
-    for section in sections:
+    for entry in sections:
+        section, _, only = entry.partition(".")
         settings = getattr(config, section)
         for f in fields(settings):
+            if only and f.name != only:
+                continue
             key = f"{section}.{f.name}"
             value = _shown(getattr(settings, f.name), str(f.metadata.get("secret", "")))
             rows.append((key, value, config.sources.get(key, "default"), env_name(key)))

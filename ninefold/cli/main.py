@@ -165,6 +165,11 @@ def server(
         str | None, _flag("s3.region", "--region", help="Region this endpoint reports.")
     ] = None,
     scrub_mb_per_s: Annotated[float | None, _flag("scrub.mb_per_s", "--scrub-mb-per-s")] = None,
+    orphan_grace_s: Annotated[float | None, _flag("orphan.grace_s", "--orphan-grace-s")] = None,
+    orphan_interval_s: Annotated[
+        float | None, _flag("orphan.interval_s", "--orphan-interval-s")
+    ] = None,
+    tmp_max_age_s: Annotated[float | None, _flag("orphan.tmp_max_age_s", "--tmp-max-age-s")] = None,
     config_file: ConfigFile = None,
     set_: SetFlag = None,
 ) -> None:
@@ -180,6 +185,9 @@ def server(
         "s3.domain": domain,
         "s3.region": region,
         "scrub.mb_per_s": scrub_mb_per_s,
+        "orphan.grace_s": orphan_grace_s,
+        "orphan.interval_s": orphan_interval_s,
+        "orphan.tmp_max_age_s": tmp_max_age_s,
     }
     config = _load(ctx, flags, config_file, set_)
     if _shown(ctx, config, "server"):
@@ -228,6 +236,7 @@ def node(
     ] = None,
     node_id: Annotated[str | None, _flag("node.id", "--node-id")] = None,
     zone: Annotated[str | None, _flag("node.zone", "--zone")] = None,
+    tmp_max_age_s: Annotated[float | None, _flag("orphan.tmp_max_age_s", "--tmp-max-age-s")] = None,
     config_file: ConfigFile = None,
     set_: SetFlag = None,
 ) -> None:
@@ -238,6 +247,7 @@ def node(
         "node.drives": [str(d) for d in drive] if drive else None,
         "node.id": node_id,
         "node.zone": zone,
+        "orphan.tmp_max_age_s": tmp_max_age_s,
     }
     config = _load(ctx, flags, config_file, set_)
     if _shown(ctx, config, "node"):
@@ -560,6 +570,19 @@ def cluster_up(
 def worker(
     ctx: typer.Context,
     meta: Annotated[str | None, _flag("meta.dsn", "--meta")] = None,
+    data_dir: Annotated[
+        Path | None,
+        _flag(
+            "server.data_dir",
+            "--data-dir",
+            help="An embedded server's data directory: run its jobs over its drives and "
+            "meta.db (instead of --meta and a cluster; the server may be running).",
+        ),
+    ] = None,
+    drives: Annotated[
+        int | None,
+        _flag("server.drives", "--drives", help="With --data-dir: the server's drive count."),
+    ] = None,
     once: Annotated[
         bool, typer.Option("--once", help="Run every job one round, then exit.")
     ] = False,
@@ -589,6 +612,7 @@ def worker(
     orphan_interval_s: Annotated[
         float | None, _flag("orphan.interval_s", "--orphan-interval-s")
     ] = None,
+    tmp_max_age_s: Annotated[float | None, _flag("orphan.tmp_max_age_s", "--tmp-max-age-s")] = None,
     rebalance_interval_s: Annotated[
         float | None, _flag("rebalance.interval_s", "--rebalance-interval-s")
     ] = None,
@@ -600,9 +624,12 @@ def worker(
 ) -> None:
     """Run the background jobs (node health, GC, repair, scrub, orphans, rebalance) with
     leader election: start several, each job runs in one of them at a time. The node secret
-    comes from NINEFOLD_CLUSTER_SECRET (or the config file)."""
+    comes from NINEFOLD_CLUSTER_SECRET (or the config file). With --data-dir: the jobs of an
+    embedded server's data dir (no cluster, no secret)."""
     flags = {
         "meta.dsn": meta,
+        "server.data_dir": str(data_dir.resolve()) if data_dir is not None else None,
+        "server.drives": drives,
         "health.interval_s": health_interval_s,
         "health.down_after_s": down_after_s,
         "gc.interval_s": gc_interval_s,
@@ -614,6 +641,7 @@ def worker(
         "scrub.mb_per_s": scrub_mb_per_s,
         "orphan.grace_s": orphan_grace_s,
         "orphan.interval_s": orphan_interval_s,
+        "orphan.tmp_max_age_s": tmp_max_age_s,
         "rebalance.interval_s": rebalance_interval_s,
         "rebalance.mb_per_s": rebalance_mb_per_s,
     }

@@ -1,4 +1,5 @@
-"""``ninefold node``: a storage-node daemon serving its drives to the cluster."""
+"""``ninefold node``: a storage-node daemon serving its drives to the cluster (and sweeping
+their temp directories of what killed writes left: at start and every ``orphan.interval_s``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import signal
 
 from aiohttp import web
 
-from ninefold.cli.compose import compose_node
+from ninefold.cli.compose import compose_node, start_jobs, stop_tasks
 from ninefold.cli.config import Config, parse_address
 
 __all__ = ["run_node"]
 
 
 async def _serve(config: Config) -> None:
-    app, executor = compose_node(config)
+    app, executor, jobs = compose_node(config)
     host, port = parse_address(str(config.node.listen))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -28,7 +29,9 @@ async def _serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tasks = start_jobs(jobs)
     await stop.wait()
+    await stop_tasks(tasks)
     await runner.cleanup()
     executor.shutdown(wait=True)
 

@@ -3,8 +3,11 @@
 Writes: bytes are cut into stripes (EC: k x 256 KiB, encoded to k+m fragment blocks in the
 executor; replication: 256 KiB blocks copied to every replica); block i of every stripe goes to
 fragment writer i, all in parallel. At most one stripe is buffered, so memory does not grow with
-the chunk size. A store that fails is dropped as long as the write quorum still holds; the chunk
-record marks its fragment as missing ("") for repair.
+the chunk size. Every fragment is placed, on substitute stores holding two of the chunk when
+fewer stores are live than fragments (``placement.spread``). A store that fails is dropped as
+long as the acknowledgement rule still holds (``placement.spread.acknowledgeable``: the write
+quorum, counted so that losing any one store is survived); the chunk record marks its fragment
+as missing ("") for repair.
 
 Reads: only the stripes covering the range; the k data fragments first (verified blocks, and
 pyeclib only concatenates them), parity or other replicas only when something is missing or
@@ -36,7 +39,7 @@ from ninefold.erasure.codec import ECCodec
 from ninefold.erasure.scheme import Scheme
 from ninefold.fragments.protocol import FragmentId, FragmentWriter
 from ninefold.fragments.records import INLINE, ChunkRecord
-from ninefold.placement.rendezvous import place
+from ninefold.placement.spread import acknowledgeable, place_all
 
 __all__ = ["ChunkIO", "ChunkRecord", "ChunkWriter", "ClusterView"]
 
@@ -57,17 +60,17 @@ class ChunkWriter:
         self._view = view = io.view
         self._scheme = scheme
         self.chunk_id = secrets.token_hex(16)
-        # fewer live stores than fragments (nodes down, a zone lost): write what can be placed
-        # if that still makes the write quorum; the missing fragments are recorded as "" and
-        # go on the repair queue with the chunk
+        # every fragment gets a store: with fewer live stores than fragments (nodes down, a
+        # zone lost) some stores take two (place_all), and rebalance moves them back when the
+        # stores return. Refused before anything is written when even writing every fragment
+        # could not be acknowledged (docs/design.md, "Writes with a zone down")
         usable = len(view.placeable())
-        if usable < scheme.write_quorum:
+        self._placed = place_all(self.chunk_id, view.infos, scheme.width) if usable else []
+        if not acknowledgeable(self._placed, scheme.write_quorum):
             raise WriteQuorumFailed(
-                f"only {usable} fragment stores are available (need {scheme.write_quorum})"
+                f"only {usable} fragment stores are available for {scheme.width} fragments "
+                f"(need {scheme.write_quorum} durable, still readable without any one store)"
             )
-        width = min(scheme.width, usable)
-        self._placed = place(self.chunk_id, view.infos, width)
-        self._placed += [""] * (scheme.width - width)
         self._writers: list[FragmentWriter | None] = [None] * scheme.width
         self._opened = False
         self._buffer = bytearray()
@@ -93,7 +96,10 @@ class ChunkWriter:
 
     async def _check_quorum(self) -> None:
         alive = sum(w is not None for w in self._writers)
-        if alive < self._scheme.write_quorum:
+        live = [
+            s if w is not None else "" for s, w in zip(self._placed, self._writers, strict=True)
+        ]
+        if not acknowledgeable(live, self._scheme.write_quorum):
             await self.abort()
             raise WriteQuorumFailed(
                 f"only {alive} of {self._scheme.width} fragment stores accepted the write "
@@ -176,7 +182,7 @@ class ChunkWriter:
             block_size=self._block_size,
             stores=tuple(s if ok else "" for s, ok in zip(self._placed, done, strict=True)),
         )
-        if sum(done) < self._scheme.write_quorum:
+        if not acknowledgeable(record.stores, self._scheme.write_quorum):
             await self._io.delete(record, self._view)
             raise WriteQuorumFailed(
                 f"only {sum(done)} fragments became durable (need {self._scheme.write_quorum})"

@@ -38,6 +38,7 @@ __all__ = [
     "InvalidPart",
     "InvalidPartOrder",
     "InvalidRequest",
+    "InvalidRetentionPeriod",
     "MalformedPolicy",
     "NinefoldError",
     "NoSuchBucket",
@@ -173,12 +174,21 @@ class InvalidArgument(DomainError):
     """A parameter has a value the operation cannot take (``ArgumentName`` in detail)."""
 
 
+class InvalidRetentionPeriod(InvalidArgument):
+    """An Object Lock default retention that is not a whole number of days or years in
+    range."""
+
+
 class InvalidRequest(DomainError):
     """The request is not valid in this state (e.g. a lock asked of a bucket without one)."""
 
 
 class InvalidDocument(DomainError):
     """A configuration or request document does not have the required shape."""
+
+
+class BadDigest(DomainError):
+    """A checksum given for the data does not match the data (or its checksum type differs)."""
 
 
 class InvalidPart(DomainError):

@@ -17,23 +17,26 @@ user agent ...); :meth:`Access.authorize` decides with the AWS rules
   AuthenticatedUsers grants void under IgnorePublicAcls); a user of another account also
   needs its own identity policies' Allow.
 
-``s3:ExistingObjectTag/<key>`` is read from the object only when a policy mentions it.
+Condition keys that cost a read are computed only when a policy evaluated for the request
+names them: ``s3:ExistingObjectTag/<key>`` (the tags of the object, or of the version the
+request names) and the keys a front door can only read from the request body
+(``AccessRequest.body_context``: PutObjectTagging's ``s3:RequestObjectTag/<key>``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ninefold.core import errors
 from ninefold.domain.acl import allows, grants_of
 from ninefold.domain.buckets import Bucket
 from ninefold.domain.iam import DEFAULT_ACCOUNT, IamService, Principal, account_of
-from ninefold.iam.policy import ANONYMOUS, RequestFacts
+from ninefold.iam.policy import ANONYMOUS, Policy, RequestFacts
 from ninefold.meta.store import MetaStore
 
-__all__ = ["ACCOUNT", "Access", "AccessRequest"]
+__all__ = ["ACCOUNT", "Access", "AccessRequest", "check_expected_owner"]
 
 ACCOUNT = DEFAULT_ACCOUNT
 
@@ -57,6 +60,16 @@ _ACL_PERMISSION: dict[str, tuple[str, str]] = {
 }
 
 
+def check_expected_owner(bucket: Bucket, expected: str | None) -> None:
+    """``x-amz-expected-bucket-owner`` (and the copy source's): the account the caller
+    expects to own ``bucket``; any other value, well formed or not, is AccessDenied, as S3
+    answers."""
+    if expected is not None and expected.strip() != account_of(bucket.owner):
+        raise errors.AccessDenied(
+            f"Access Denied: bucket {bucket.name!r} is not owned by account {expected!r}."
+        )
+
+
 @dataclass(slots=True)
 class AccessRequest:
     """One request as authorization sees it. (Not frozen only because a frozen dataclass's
@@ -75,6 +88,9 @@ class AccessRequest:
     context: Mapping[str, str | list[str]] = field(default_factory=dict)
     #: more of them, computed only if a policy is evaluated (most requests evaluate none)
     lazy_context: Callable[[], Mapping[str, str | list[str]]] | None = None
+    #: the condition keys only the request body gives (``s3:RequestObjectTag/...`` of a
+    #: PutObjectTagging), read only when a policy evaluated names ``s3:RequestObjectTag``
+    body_context: Callable[[], Awaitable[Mapping[str, str | list[str]]]] | None = None
     #: the request manages the bucket policy itself (root is never locked out of those)
     manages_policy: bool = False
 
@@ -107,7 +123,7 @@ class Access:
         policy = bucket.settings.policy
         if policy is None:
             return
-        decision = policy.evaluate(await self._facts(req, bucket.settings.policy_text))
+        decision = policy.evaluate(await self._facts(req, (policy,)))
         if decision == "Deny" and not req.manages_policy:
             raise errors.AccessDenied()
 
@@ -115,12 +131,11 @@ class Access:
         """A user (not root) of the bucket owner's account: allowed when its identity policies
         or the bucket policy allow the request and none of them denies it."""
         bucket_policy = req.bucket.settings.policy if req.bucket is not None else None
-        policies = await self._iam.identity_policies(principal.user)
-        text = req.bucket.settings.policy_text if req.bucket is not None else ""
-        facts = await self._facts(req, text + " s3:ExistingObjectTag/")
-        decisions = [p.evaluate(facts) for p in policies]
+        policies = list(await self._iam.identity_policies(principal.user))
         if bucket_policy is not None:
-            decisions.append(bucket_policy.evaluate(facts))
+            policies.append(bucket_policy)
+        facts = await self._facts(req, policies)
+        decisions = [p.evaluate(facts) for p in policies]
         if "Deny" in decisions or "Allow" not in decisions:
             raise errors.AccessDenied()
 
@@ -130,24 +145,25 @@ class Access:
         a user (not its account's root) also needs its own identity policies' Allow."""
         principal = req.principal
         policy = bucket.settings.policy
-        text = bucket.settings.policy_text
-        decisions: list[str | None] = []
+        identity: list[Policy] = []
         if principal is not None and not principal.is_root:
-            text += " s3:ExistingObjectTag/"
-        facts = await self._facts(req, text) if policy is not None or text else None
-        if principal is not None and not principal.is_root:
+            identity = list(await self._iam.identity_policies(principal.user))
+        policies = identity + ([policy] if policy is not None else [])
+        facts = await self._facts(req, policies) if policies else None
+        if identity:
             assert facts is not None
-            identity = [
-                p.evaluate(facts) for p in await self._iam.identity_policies(principal.user)
-            ]
-            if "Deny" in identity or "Allow" not in identity:
+            decisions = [p.evaluate(facts) for p in identity]
+            if "Deny" in decisions or "Allow" not in decisions:
                 raise errors.AccessDenied()
+        elif principal is not None and not principal.is_root:
+            raise errors.AccessDenied()
+        decision = None
         if policy is not None:
             assert facts is not None
-            decisions.append(policy.evaluate(facts))
-        if "Deny" in decisions:
+            decision = policy.evaluate(facts)
+        if decision == "Deny":
             raise errors.AccessDenied()
-        if "Allow" in decisions and not (
+        if decision == "Allow" and not (
             policy is not None
             and policy.is_public
             and bucket.settings.public_flags.RestrictPublicBuckets
@@ -156,7 +172,9 @@ class Access:
         if not await self._acl_allows(req, bucket):
             raise errors.AccessDenied()
 
-    async def _facts(self, req: AccessRequest, policy_text: str) -> RequestFacts:
+    async def _facts(self, req: AccessRequest, policies: Sequence[Policy]) -> RequestFacts:
+        """The request as the ``policies`` see it; keys that cost a read only if they use
+        them."""
         if req.bucket_name is None:
             resource = "arn:aws:s3:::*"
         else:
@@ -167,30 +185,43 @@ class Access:
         context: dict[str, str | list[str]] = {
             "aws:currenttime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:epochtime": str(int(now.timestamp())),
-            "aws:principaltype": "Anonymous" if req.principal is None else "Account",
             **req.context,
         }
         if req.lazy_context is not None:
             context.update(req.lazy_context())
-        if req.principal is not None:
+        if req.principal is None:
+            principal = ANONYMOUS
+            context["aws:principaltype"] = "Anonymous"
+        else:
+            account = req.principal.account
+            principal = (
+                f"arn:aws:iam::{account}:root"
+                if req.principal.is_root
+                else f"arn:aws:iam::{account}:user/{req.principal.user}"
+            )
+            context["aws:principaltype"] = "Account" if req.principal.is_root else "User"
             context["aws:username"] = req.principal.user
-            context["aws:userid"] = req.principal.account
+            context["aws:userid"] = account
+            context["aws:principalaccount"] = account
+            context["aws:principalarn"] = principal
         if req.version_id is not None:
             context["s3:versionid"] = req.version_id
+        if req.body_context is not None and any(
+            p.mentions("s3:requestobjecttag") for p in policies
+        ):
+            context.update(await req.body_context())
         if (
             req.bucket_name
             and req.key is not None
-            and "s3:existingobjecttag/" in policy_text.lower()
+            and any(p.mentions("s3:existingobjecttag/") for p in policies)
         ):
-            current = await self._meta.get_object(req.bucket_name, req.key)
+            current = (
+                await self._meta.get_object_version(req.bucket_name, req.key, req.version_id)
+                if req.version_id
+                else await self._meta.get_object(req.bucket_name, req.key)
+            )
             for tag, value in (current.tags if current is not None else {}).items():
                 context[f"s3:existingobjecttag/{tag.lower()}"] = value
-        if req.principal is None:
-            principal = ANONYMOUS
-        elif req.principal.is_root:
-            principal = f"arn:aws:iam::{req.principal.account}:root"
-        else:
-            principal = f"arn:aws:iam::{req.principal.account}:user/{req.principal.user}"
         return RequestFacts(
             principal=principal, action=req.action, resource=resource, context=context
         )

@@ -41,6 +41,9 @@ __all__ = ["Bucket", "BucketService"]
 
 #: S3's limit on a bucket policy document
 MAX_POLICY_BYTES = 20 * 1024
+#: the longest default retention a bucket takes (a retain-until date stays representable)
+MAX_RETENTION_DAYS = 36500
+MAX_RETENTION_YEARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +193,8 @@ class BucketService:
                 "The XML you provided was not well-formed or did not validate: Status must be "
                 "Enabled or Suspended."
             )
-        if bucket.object_lock and status == "Suspended":
-            raise errors.InvalidBucketState(
-                "An Object Lock configuration is present on this bucket, so the versioning "
-                "state cannot be changed."
-            )
+        # Object Lock keeps versioning Enabled: the metadata store refuses a suspension in
+        # the transaction that would write it (meta.rules.check_versioning_change)
         await self._meta.set_bucket_versioning(bucket.name, status)
 
     # -- ACL ------------------------------------------------------------------------------------
@@ -307,19 +307,22 @@ class BucketService:
     # -- Object Lock configuration --------------------------------------------------------------
 
     async def set_lock_configuration(self, bucket: Bucket, rule: RetentionRule | None) -> None:
-        """Object Lock is chosen at creation; afterwards only the default retention changes."""
-        if not bucket.object_lock:
-            raise errors.InvalidBucketState(
-                "Object Lock configuration cannot be enabled on existing buckets"
-            )
+        """Set the default retention. A bucket created without Object Lock gets it here when
+        its versioning is Enabled (as S3 allows since 2023); otherwise InvalidBucketState."""
         doc: dict[str, object] = {}
         if rule is not None:
-            count = rule.days if rule.days is not None else rule.years
-            if count is None or count <= 0:
-                raise errors.InvalidArgument(
-                    "Default retention period must be a positive integer value"
+            days = rule.days if rule.days is not None else 0
+            years = rule.years if rule.years is not None else 0
+            if (rule.days is None) == (rule.years is None) or not (
+                0 < days <= MAX_RETENTION_DAYS or 0 < years <= MAX_RETENTION_YEARS
+            ):
+                raise errors.InvalidRetentionPeriod(
+                    "Default retention period must be a positive integer value of at most "
+                    f"{MAX_RETENTION_DAYS} days or {MAX_RETENTION_YEARS} years."
                 )
-            doc = {"mode": rule.mode, "days" if rule.days is not None else "years": count}
+            doc = {"mode": rule.mode, "days" if rule.days is not None else "years": days or years}
+        if not bucket.object_lock:
+            await self._meta.enable_object_lock(bucket.name)
         await self._put(bucket, LOCK_DOC, json.dumps(doc))
 
     @staticmethod

@@ -90,8 +90,9 @@ def retention_change(
     obj: ObjectVersion, mode: str | None, until_text: str | None, *, bypass_governance: bool
 ) -> dict[str, str]:
     """The lock of ``obj`` after a PutObjectRetention of ``mode``/``until_text`` (both None:
-    remove the retention). A weaker retention (earlier date, or COMPLIANCE given up) is
-    refused while the current one protects the version."""
+    remove the retention). A weaker or different retention (earlier date, removed, or another
+    mode: GOVERNANCE to COMPLIANCE too, as S3 does) is refused while the current one protects
+    the version; only a later date in the same mode is always allowed."""
     new: dict[str, str] = {k: v for k, v in obj.lock.items() if k == "legal_hold"}
     if mode is not None or until_text is not None:
         if mode not in MODES or not until_text:
@@ -99,10 +100,8 @@ def retention_change(
         new.update(mode=mode, until=retain_until(until_text, "RetainUntilDate"))
     old_until = parse_iso8601(obj.lock["until"]) if obj.lock.get("until") else 0.0
     new_until = parse_iso8601(new["until"]) if new.get("until") else 0.0
-    weaker = new_until < old_until or (
-        obj.lock.get("mode") == "COMPLIANCE" and new.get("mode") != "COMPLIANCE"
-    )
-    if weaker:
+    weaker = new_until < old_until or new.get("mode") != obj.lock.get("mode")
+    if weaker and obj.lock.get("mode"):
         current = {k: v for k, v in obj.lock.items() if k != "legal_hold"}
         refusal = lock_refusal(current, time.time(), bypass_governance)
         if refusal is not None:

@@ -226,11 +226,20 @@ class ObjectService:
         version_id: str | None = None,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
+        """``condition`` (If-Match) is checked in the deleting transaction against the
+        current version (or version ``version_id``): PreconditionFailed, NoSuchKey when there
+        is no object."""
         if version_id is not None:
             _check_version_id(version_id)
         return await self.meta.delete_version(
-            bucket.name, key, version_id, owner=owner, bypass_governance=bypass_governance
+            bucket.name,
+            key,
+            version_id,
+            owner=owner,
+            bypass_governance=bypass_governance,
+            condition=condition,
         )
 
     async def list_objects(

@@ -43,6 +43,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -251,6 +252,7 @@ def _encode_object(obj: ObjectVersion | None) -> bytes:
         return b"-"
     data: dict[str, Any] = {f.name: getattr(obj, f.name) for f in fields(obj)}
     data["part_sizes"] = list(obj.part_sizes)
+    data["part_checksums"] = list(obj.part_checksums)
     data["chunks"] = [c.to_json() for c in obj.chunks]
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -260,6 +262,7 @@ def _decode_object(raw: bytes) -> ObjectVersion | None:
         return None
     data = json.loads(raw)
     data["part_sizes"] = tuple(data["part_sizes"])
+    data["part_checksums"] = tuple(data.get("part_checksums", ()))
     data["chunks"] = tuple(ChunkRecord.from_json(c) for c in data["chunks"])
     return ObjectVersion(**data)
 
@@ -362,11 +365,17 @@ class CachedMetaStore:
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         return await self._write(
             [_object_key(bucket, key)],
             lambda: self.inner.delete_version(
-                bucket, key, version_id, owner=owner, bypass_governance=bypass_governance
+                bucket,
+                key,
+                version_id,
+                owner=owner,
+                bypass_governance=bypass_governance,
+                condition=condition,
             ),
         )
 
@@ -398,6 +407,9 @@ class CachedMetaStore:
         await self._write(
             [_bucket_key(bucket)], lambda: self.inner.set_bucket_versioning(bucket, status)
         )
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        await self._write([_bucket_key(bucket)], lambda: self.inner.enable_object_lock(bucket))
 
     async def list_object_versions(
         self,
@@ -460,6 +472,11 @@ class CachedMetaStore:
             [_object_key(upload.bucket, upload.key)],
             lambda: self.inner.complete_upload(upload, obj, parts, condition),
         )
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        return await self.inner.get_completed_upload(bucket, key, upload_id)
 
     async def abort_upload(self, upload_id: str) -> bool:
         return await self.inner.abort_upload(upload_id)

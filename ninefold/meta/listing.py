@@ -11,11 +11,19 @@ however many keys hide under each prefix.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
+from ninefold.core import errors
 from ninefold.core.checksums import ALGORITHMS
-from ninefold.meta.models import ListEntry, ListPage, VersionEntry, VersionPage
+from ninefold.meta.models import (
+    ListEntry,
+    ListPage,
+    VersionEntry,
+    VersionPage,
+    is_valid_version_id,
+    version_id_time,
+)
 
 __all__ = [
     "ListCursor",
@@ -24,6 +32,7 @@ __all__ = [
     "VersionQuery",
     "list_page",
     "prefix_successor",
+    "resume_below",
 ]
 
 
@@ -185,6 +194,36 @@ def list_page(
 
 #: an id above every row id: "every version of this key"
 ALL_VERSIONS = 2**62
+
+
+def resume_below(version_id_marker: str, rows: Iterable[Sequence[Any]]) -> int:
+    """Where a version listing goes on when its ``version-id-marker`` names a version that is
+    no longer there (deleted between two pages): the row id the versions of the marker's key
+    must be below. ``rows`` are ``(row id, version id, last_modified)`` of the key's remaining
+    versions. A version's time is the one its id encodes (``version_id_time``; the ``null``
+    version's is its ``last_modified``): those newer than the marker were listed already, the
+    others follow. A ``null`` marker has no time: every remaining version follows (listed
+    twice rather than lost). A marker that is no version id at all is InvalidArgument.
+
+    >>> rows = [(1, "null", 10.0), (2, "000000009896800" + "0" * 17, 0.0), (5, "null", 30.0)]
+    >>> resume_below("00000001312d00" + "0" * 18, rows)  # made at t=20: row 5 is newer
+    5
+    >>> resume_below("null", rows) == resume_below("0" * 14 + "f" * 18, []) == ALL_VERSIONS
+    True
+    """
+    if not is_valid_version_id(version_id_marker):
+        raise errors.InvalidArgument(
+            "Invalid version id specified", ArgumentName="version-id-marker"
+        )
+    marker_time = version_id_time(version_id_marker)
+    if marker_time is None:
+        return ALL_VERSIONS
+    newer = []
+    for row_id, version_id, last_modified in rows:
+        made = version_id_time(version_id)
+        if (float(last_modified) if made is None else made) > marker_time:
+            newer.append(int(row_id))
+    return min(newer, default=ALL_VERSIONS)
 
 
 class VersionQuery(NamedTuple):

@@ -7,6 +7,7 @@ without quotes (hex md5, or ``<hex>-N`` for multipart objects).
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -14,11 +15,13 @@ from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 
 __all__ = [
+    "COMPLETED_UPLOAD_RETENTION_S",
     "NODE_HEALTH",
     "NULL_VERSION",
     "REPAIR_MISSING_AT_WRITE",
     "Bucket",
     "ClusterMap",
+    "CompletedUpload",
     "GcItem",
     "ListEntry",
     "ListPage",
@@ -79,6 +82,9 @@ class ObjectVersion:
     storage_class: str = "STANDARD"
     #: sizes of the parts of a multipart object, in order (empty for a single PUT)
     part_sizes: tuple[int, ...] = ()
+    #: the checksums of those parts, in the same order ({"crc32": b64} each; empty when the
+    #: upload had no checksum algorithm, or for a single PUT)
+    part_checksums: tuple[dict[str, str], ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     encryption: dict[str, str] = field(default_factory=dict)
     owner: str = ""
@@ -101,6 +107,32 @@ class Upload:
     user_meta: dict[str, str] = field(default_factory=dict)
     checksum_algorithm: str = ""
     storage_class: str = "STANDARD"
+    #: how the parts' checksums make the object's: "COMPOSITE" or "FULL_OBJECT" ("" when the
+    #: upload has no checksum algorithm)
+    checksum_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedUpload:
+    """A multipart upload completed lately (kept ``COMPLETED_UPLOAD_RETENTION_S``): a repeated
+    CompleteMultipartUpload of the same parts answers what the first one did, as on S3."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    #: the part numbers the upload was completed with, in order
+    parts: tuple[int, ...]
+    #: the object's ETag (without quotes), version id ("" in a never-versioned bucket) and
+    #: checksums, as the first CompleteMultipartUpload returned them
+    etag: str
+    version_id: str
+    checksums: dict[str, str]
+    completed_at: float
+
+
+#: how long a completed upload id is remembered (S3 keeps them "briefly"; a retry after a lost
+#: answer comes within minutes)
+COMPLETED_UPLOAD_RETENTION_S = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +204,25 @@ class DeleteOutcome:
 
 
 def new_version_id() -> str:
-    """A fresh version id: 32 random hex digits (opaque to clients, unique per key)."""
-    return secrets.token_hex(16)
+    """A fresh version id: 32 hex digits, opaque to clients and unique per key: the time it was
+    made (microseconds since the epoch, 14 digits), then 18 random digits. The time places a
+    version that is gone among the versions of its key (a ListObjectVersions page that ended on
+    it continues after it, see ``version_id_time``); the writes of one key are serialized, so
+    its version ids are made in the order of its row ids."""
+    return f"{time.time_ns() // 1000:014x}{secrets.token_hex(9)}"
+
+
+def version_id_time(version_id: str) -> float | None:
+    """When ``version_id`` was made (epoch seconds); None for the ``null`` version (whose time
+    is its row's ``last_modified``). Ids made before issue 11 were 32 random digits: their
+    "time" is meaningless but still orders them somewhere.
+
+    >>> version_id_time("05f128840d4000" + "0" * 18)  # 2023-01-01T00:00:00Z
+    1672531200.0
+    """
+    if version_id == NULL_VERSION:
+        return None
+    return int(version_id[:14], 16) / 1e6
 
 
 def is_valid_version_id(version_id: str) -> bool:
@@ -252,12 +301,16 @@ class WriteCondition:
 
     #: ETags (without quotes) one of which the current object must have; "*": any object
     if_match: tuple[str, ...] | None = None
-    #: the key must have no current object
+    #: the key must have no current object (``If-None-Match: *``)
     if_none_match: bool = False
+    #: ETags (without quotes) the current object must not have (``If-None-Match: "etag"``)
+    if_none_match_etags: tuple[str, ...] = ()
 
     def check(self, current_etag: str | None) -> None:
         """Raises PreconditionFailed (412), or NoSuchKey (404) for If-Match on no object."""
-        if self.if_none_match and current_etag is not None:
+        if current_etag is not None and (
+            self.if_none_match or current_etag in self.if_none_match_etags
+        ):
             raise errors.PreconditionFailed(Condition="If-None-Match")
         if self.if_match is not None:
             if current_etag is None:

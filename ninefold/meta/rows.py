@@ -47,7 +47,7 @@ VERSION_ROW_COLS = "id, version_id, is_latest, is_delete_marker, etag"
 OBJ_COLS = (
     "id, bucket, key, version_id, is_latest, is_delete_marker, size, etag, last_modified, "
     "content_type, headers, user_meta, checksums, storage_class, part_sizes, tags, encryption, "
-    "owner, lock, acl"
+    "owner, lock, acl, part_checksums"
 )
 
 
@@ -104,6 +104,7 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
         owner,
         lock,
         acl,
+        part_checksums,
     ) = row
     return ObjectVersion(
         bucket=bucket,
@@ -126,6 +127,7 @@ def object_from_row(row: Sequence[Any], chunks: tuple[ChunkRecord, ...]) -> Obje
         chunks=chunks,
         lock=json.loads(lock),
         acl=acl,
+        part_checksums=tuple(json.loads(part_checksums)),
     )
 
 
@@ -138,7 +140,7 @@ def bucket_from_row(row: Sequence[Any], configs: dict[str, str] | None = None) -
 
 
 def upload_from_row(row: Sequence[Any]) -> Upload:
-    upload_id, bucket, key, created, owner, ctype, headers, user_meta, algo, sclass = row
+    upload_id, bucket, key, created, owner, ctype, headers, user_meta, algo, sclass, kind = row
     return Upload(
         upload_id,
         bucket,
@@ -150,12 +152,13 @@ def upload_from_row(row: Sequence[Any]) -> Upload:
         json.loads(user_meta),
         algo,
         sclass,
+        kind,
     )
 
 
 UPLOAD_COLS = (
     "upload_id, bucket, key, created_at, owner, content_type, headers, user_meta, "
-    "checksum_algorithm, storage_class"
+    "checksum_algorithm, storage_class, checksum_type"
 )
 
 

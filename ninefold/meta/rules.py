@@ -28,6 +28,7 @@ from ninefold.fragments.records import INLINE, ChunkRecord
 from ninefold.meta.models import (
     NULL_VERSION,
     Bucket,
+    CompletedUpload,
     DeleteOutcome,
     ObjectVersion,
     WriteCondition,
@@ -46,6 +47,9 @@ __all__ = [
     "check_condition",
     "check_create_bucket",
     "check_delete_bucket",
+    "check_enable_lock",
+    "check_versioning_change",
+    "completed_upload",
     "gc_chunks",
     "has_fragments",
     "make_room",
@@ -62,6 +66,23 @@ __all__ = [
     "version_id_for",
     "versioning_of",
 ]
+
+
+def check_versioning_change(object_lock: bool, status: str) -> None:
+    """Object Lock keeps versioning on for good: a locked bucket cannot be suspended."""
+    if object_lock and status != "Enabled":
+        raise errors.InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning "
+            "state cannot be changed."
+        )
+
+
+def check_enable_lock(versioning: str) -> None:
+    """Object Lock can be turned on for an existing bucket only while versioning is Enabled."""
+    if versioning != "Enabled":
+        raise errors.InvalidBucketState(
+            "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,12 +228,21 @@ def plan_put(
 
 
 def plan_delete_current(
-    bucket: str, key_name: str, versioning: str | None, key: KeyRows, *, owner: str, now: float
+    bucket: str,
+    key_name: str,
+    versioning: str | None,
+    key: KeyRows,
+    *,
+    owner: str,
+    now: float,
+    condition: WriteCondition | None = None,
 ) -> DeletePlan:
     """DeleteObject without a version id. Never versioned: the ``null`` version is unlinked
     (``existed`` tells whether there was one). Versioned: a new delete marker becomes current
-    (Enabled: with a fresh id; Suspended: the ``null`` id, replacing the null version)."""
+    (Enabled: with a fresh id; Suspended: the ``null`` id, replacing the null version).
+    ``condition`` (If-Match) is checked against the current version first."""
     state = versioning_of(bucket, versioning)
+    check_condition(condition, key)
     if not state:
         return DeletePlan(DeleteOutcome(None, False, key.null is not None), unlink=key.null)
     room = make_room(state, key)
@@ -242,11 +272,15 @@ def plan_delete_version(
     *,
     now: float,
     bypass_governance: bool,
+    condition: WriteCondition | None = None,
 ) -> DeletePlan:
     """DeleteObject of one version (``row``, None when the key has no such version): removed
     for good unless Object Lock protects it; if it was current, the newest remaining version
-    becomes current."""
+    becomes current. ``condition`` (If-Match) is checked against that version (a delete
+    marker has no ETag: NoSuchKey)."""
     versioning_of(bucket, versioning)
+    if condition is not None:
+        condition.check(None if row is None or row.is_delete_marker else row.etag)
     if row is None:
         return DeletePlan(DeleteOutcome(version_id, False, False))
     refuse_locked(row, now, bypass_governance)
@@ -315,3 +349,20 @@ def plan_complete(
     become the object's, in order; the upload and its other parts are unlinked."""
     require_upload(upload_id, upload_exists)
     return plan_put(bucket, versioning, key, condition)
+
+
+def completed_upload(
+    upload_id: str, obj: ObjectVersion, parts: list[int], result: str | None, at: float
+) -> CompletedUpload:
+    """What a completed upload leaves behind for a repeated CompleteMultipartUpload: the part
+    numbers it took and the answer it gave (``result``: the plan's reported version id)."""
+    return CompletedUpload(
+        upload_id=upload_id,
+        bucket=obj.bucket,
+        key=obj.key,
+        parts=tuple(parts),
+        etag=obj.etag,
+        version_id=result or "",
+        checksums=dict(obj.checksums),
+        completed_at=at,
+    )

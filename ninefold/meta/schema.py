@@ -151,6 +151,27 @@ SQLITE_MIGRATIONS: list[str] = [
     """,
     # small objects' bytes inline in their chunk row (ChunkRecord.data)
     "ALTER TABLE chunks ADD COLUMN data BLOB;",
+    # multipart checksums: the checksum type an upload was created with (COMPOSITE or
+    # FULL_OBJECT), and the checksums of a multipart object's parts (GetObjectAttributes)
+    """
+    ALTER TABLE uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE objects ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '[]';
+    """,
+    # uploads completed lately (CompletedUpload): a repeated CompleteMultipartUpload answers
+    # what the first one did
+    """
+    CREATE TABLE completed_uploads (
+        upload_id    TEXT PRIMARY KEY,
+        bucket       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        parts        TEXT NOT NULL,
+        etag         TEXT NOT NULL,
+        version_id   TEXT NOT NULL,
+        checksums    TEXT NOT NULL,
+        completed_at REAL NOT NULL
+    );
+    CREATE INDEX completed_uploads_at ON completed_uploads (completed_at);
+    """,
 ]
 
 #: PostgreSQL: the same tables; keys and names use the "C" collation so that index order is byte
@@ -281,4 +302,21 @@ POSTGRES_MIGRATIONS: list[str] = [
     );
     """,
     "ALTER TABLE chunks ADD COLUMN data BYTEA;",
+    """
+    ALTER TABLE uploads ADD COLUMN checksum_type TEXT NOT NULL DEFAULT '';
+    ALTER TABLE objects ADD COLUMN part_checksums TEXT NOT NULL DEFAULT '[]';
+    """,
+    """
+    CREATE TABLE completed_uploads (
+        upload_id    TEXT COLLATE "C" PRIMARY KEY,
+        bucket       TEXT COLLATE "C" NOT NULL,
+        key          TEXT COLLATE "C" NOT NULL,
+        parts        TEXT NOT NULL,
+        etag         TEXT NOT NULL,
+        version_id   TEXT NOT NULL,
+        checksums    TEXT NOT NULL,
+        completed_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX completed_uploads_at ON completed_uploads (completed_at);
+    """,
 ]

@@ -17,6 +17,7 @@ from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.models import (
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -92,6 +93,7 @@ class MetaStore(Protocol):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         """DeleteObject: without ``version_id`` the current version is removed (unversioned
         bucket) or hidden behind a new delete marker (versioned: ``Enabled`` gets a new id,
@@ -123,7 +125,15 @@ class MetaStore(Protocol):
         """Store (None: remove) the bucket policy; it comes back on the Bucket record."""
         ...
 
-    async def set_bucket_versioning(self, bucket: str, status: str) -> None: ...
+    async def set_bucket_versioning(self, bucket: str, status: str) -> None:
+        """Set the versioning status; a bucket with Object Lock stays Enabled
+        (InvalidBucketState), decided in the same transaction as the write."""
+        ...
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        """Turn Object Lock on for an existing bucket; its versioning must be Enabled
+        (InvalidBucketState otherwise), decided in the same transaction as the write."""
+        ...
 
     async def list_object_versions(
         self,
@@ -169,6 +179,13 @@ class MetaStore(Protocol):
         ``obj.chunks`` is ignored: the chunks of the listed parts become the object's, in order.
         Raises NoSuchUpload when the upload is no longer there (completed or aborted meanwhile).
         """
+        ...
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        """The upload ``upload_id`` of ``bucket``/``key`` if it was completed within
+        ``COMPLETED_UPLOAD_RETENTION_S`` (``complete_upload`` records it in its transaction)."""
         ...
 
     async def abort_upload(self, upload_id: str) -> bool: ...

@@ -8,6 +8,12 @@ unreadable drive is reported as StorageError / FragmentNotFound, never as a cras
 system that is nearly full takes part of a write and refuses only the next one, so every write
 loops until all its bytes are down; a short write is never mistaken for a whole one.
 
+A process killed mid-write (kill -9, power loss) leaves its temp file behind: ``sweep_tmp``
+removes the temp files not written to for ``max_age_s`` (their mtime moves with every block, so
+a write in progress is never old unless it stalled that long; if it did, its commit fails
+cleanly because its temp file is gone). The callers in ``cli.compose`` run it when the store is
+opened and periodically (``workers.tmpsweep``).
+
 It belongs to the storage-node daemon (and the embedded server, which wires it in ``cli``): the
 coordinator and everything below it see only the FragmentStore protocol. ``DriveFull`` is
 defined in ``core.errors`` (a node client maps a 507 to it too) and re-exported here.
@@ -21,8 +27,11 @@ import ctypes
 import errno
 import os
 import secrets
+import stat
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,7 +48,7 @@ from ninefold.fragments.format import (
 )
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId, FragmentInfo, StoreHealth
 
-__all__ = ["DiskFragmentStore", "DriveFull"]
+__all__ = ["DiskFragmentStore", "DriveFull", "TmpSweep"]
 
 T = TypeVar("T")
 
@@ -92,6 +101,35 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class TmpSweep:
+    """What one sweep of a drive's temp directory removed."""
+
+    files: int = 0
+    size_bytes: int = 0
+
+
+def sweep_tmp_dir(tmp: Path, max_age_s: float, now: float) -> TmpSweep:
+    """Remove the regular files of ``tmp`` whose mtime is more than ``max_age_s`` before
+    ``now``; a file that vanished meanwhile (committed or aborted) is skipped."""
+    files = size = 0
+    try:
+        entries = list(os.scandir(tmp))
+    except FileNotFoundError:
+        return TmpSweep()
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode) or now - st.st_mtime <= max_age_s:
+                continue
+            os.unlink(entry.path)
+        except FileNotFoundError:
+            continue
+        files += 1
+        size += st.st_size
+    return TmpSweep(files, size)
 
 
 class _DiskWriter:
@@ -269,6 +307,32 @@ class DiskFragmentStore:
     async def list_fragments(self) -> AsyncIterator[FragmentId]:
         for fragment_id in await self.run(self._list):
             yield fragment_id
+
+    def _list_written(self) -> list[tuple[FragmentId, float]]:
+        out: list[tuple[FragmentId, float]] = []
+        for fragment_id in self._list():
+            try:
+                out.append((fragment_id, self.path_of(fragment_id).stat().st_mtime))
+            except FileNotFoundError:  # deleted since listed
+                continue
+        return out
+
+    async def list_fragments_written(self) -> AsyncIterator[tuple[FragmentId, float]]:
+        """Every fragment with the time it was written (its file's mtime, Unix seconds): the
+        orphan collector counts its grace period from there rather than from first sight."""
+        for item in await self.run(self._list_written):
+            yield item
+
+    def sweep_tmp_now(self, max_age_s: float) -> TmpSweep:
+        """``sweep_tmp`` on the calling thread (at startup, before the store serves)."""
+        try:
+            return sweep_tmp_dir(self.root / "tmp", max_age_s, time.time())
+        except OSError as exc:
+            raise StorageError(f"{self._store_id}: temp sweep failed: {exc}") from exc
+
+    async def sweep_tmp(self, max_age_s: float) -> TmpSweep:
+        """Remove temp files not written to for ``max_age_s`` (left by killed writers)."""
+        return await self.run(self.sweep_tmp_now, max_age_s)
 
     def _health(self) -> StoreHealth:
         try:

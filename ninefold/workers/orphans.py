@@ -6,14 +6,19 @@ to. Each round lists every reachable store's fragments and asks the metadata whi
 chunks it still knows (live, or queued for GC). A fragment of an unknown chunk becomes a
 *candidate*; one that is still unknown ``grace_s`` after it was first seen is deleted. The grace
 period covers writes in flight, whose fragments land before their metadata commit: it must be
-longer than any single PUT takes. Candidates live in memory only: a restarted worker just
-starts the grace period again, which errs on the side of keeping data.
+longer than any single PUT takes. Where a store can tell when a fragment was written (a local
+drive: the file's mtime), the grace period counts from that moment, so a worker that just
+started (``ninefold worker --once``) removes old orphans in its first round. Otherwise (nodes
+over HTTP) candidates live in memory only: a restarted worker just starts the grace period
+again, which errs on the side of keeping data.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
 
 from ninefold.coordinator.chunks import ChunkIO
 from ninefold.core.errors import StorageError
@@ -24,6 +29,13 @@ from ninefold.workers.settings import OrphanSettings
 __all__ = ["OrphanCollector"]
 
 log = logging.getLogger("ninefold.orphans")
+
+
+@runtime_checkable
+class _DatedListing(Protocol):
+    """A store that lists its fragments with the time each was written (``DiskFragmentStore``)."""
+
+    def list_fragments_written(self) -> AsyncIterator[tuple[FragmentId, float]]: ...
 
 
 class OrphanCollector:
@@ -40,11 +52,17 @@ class OrphanCollector:
     async def run_once(self) -> int:
         now = time.time()
         seen: dict[str, list[tuple[str, FragmentId]]] = {}
+        written: dict[tuple[str, FragmentId], float] = {}
         view = self.io.view  # one map for the round: listed and deleted through the same stores
         for store_id, store in view.reachable():
             try:
-                async for fid in store.list_fragments():
-                    seen.setdefault(fid.chunk_id, []).append((store_id, fid))
+                if isinstance(store, _DatedListing):
+                    async for fid, at in store.list_fragments_written():
+                        seen.setdefault(fid.chunk_id, []).append((store_id, fid))
+                        written[(store_id, fid)] = at
+                else:
+                    async for fid in store.list_fragments():
+                        seen.setdefault(fid.chunk_id, []).append((store_id, fid))
             except (StorageError, OSError) as exc:
                 log.warning("orphans: cannot list %s: %s", store_id, exc)
         chunk_ids = list(seen)
@@ -56,7 +74,7 @@ class OrphanCollector:
         self._candidates = {k: t for k, t in self._candidates.items() if k in unknown}
         deleted = 0
         for key in unknown:
-            first = self._candidates.setdefault(key, now)
+            first = min(self._candidates.setdefault(key, now), written.get(key, now))
             if now - first < self.grace_s:
                 continue
             store_id, fid = key

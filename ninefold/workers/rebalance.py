@@ -8,7 +8,10 @@ of the chunk yet. That covers both operations:
 * a node added: rendezvous hashing makes it win about its fair share of chunks, and only those
   fragments move (about 1/(N+1) of them);
 * a node drained (``admin node drain``: weight 0, so placement never chooses it): every fragment
-  on it moves away, and the node ends empty once GC removes the old copies.
+  on it moves away, and the node ends empty once GC removes the old copies;
+* stores back after an outage (a zone down): chunks written meanwhile hold two fragments on some
+  stores (``placement.spread``); the second ones move to the returned stores, which restores the
+  zone spread.
 
 A move copies the fragment block by block (verified on both ends), records the new placement
 with a compare-and-set, and hands the old copy to GC, which deletes it after the grace period:
@@ -59,7 +62,14 @@ class Rebalancer(ChunkWalker):
         except ValueError:  # fewer live stores than fragments
             return {}
         free = [s for s in ideal if s not in record.stores]
-        misplaced = [i for i, s in enumerate(record.stores) if s not in ideal]
+        # outside the ideal set, or a second fragment on one store (written while stores were
+        # down, placement.spread): the first fragment on a store stays, the others move
+        seen: set[str] = set()
+        misplaced = []
+        for i, s in enumerate(record.stores):
+            if s not in ideal or s in seen:
+                misplaced.append(i)
+            seen.add(s)
         # equal lengths for distinct stores; zip defensively all the same
         return dict(zip(misplaced, free, strict=False))
 

@@ -101,14 +101,27 @@ class ScrubSettings:
 
 @dataclass(frozen=True, slots=True)
 class OrphanSettings:
-    """Orphan collection (fragments of crashed writes that no metadata references)."""
+    """Leftovers of crashed writes: orphan fragments (committed, but no metadata references
+    them) and temp files (never committed) on the local drives of the embedded server and the
+    nodes."""
 
     interval_s: float = field(
         default=600.0, metadata=_help("seconds between two orphan sweeps", min_value=0.01)
     )
     grace_s: float = field(
         default=3600.0,
-        metadata=_help("unreferenced fragments are deleted this long after first seen"),
+        metadata=_help(
+            "unreferenced fragments are deleted this long after they were written (local "
+            "drives) or first seen (nodes); longer than any PUT takes"
+        ),
+    )
+    tmp_max_age_s: float = field(
+        default=3600.0,
+        metadata=_help(
+            "temp files of writes not written to this long are swept (at start and every "
+            "interval_s)",
+            min_value=60.0,
+        ),
     )
 
 

@@ -13,14 +13,22 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from botocore.auth import HmacV1Auth
+from botocore.awsrequest import AWSRequest
 from botocore.compat import get_current_datetime
+from botocore.credentials import Credentials
 
 from .helpers import (
+    RawResponse,
     assert_s3_error_body,
+    delete_bucket,
     make_client,
     raises_s3,
     request,
+    send,
     ssl_context,
+    status_of,
+    unique_name,
 )
 
 
@@ -254,3 +262,82 @@ def test_signed_header_tampered_after_signing(any_server: Any, s3: Any, bucket: 
     resp.error("SignatureDoesNotMatch")
     with raises_s3("NoSuchKey", 404):
         s3.get_object(Bucket=bucket, Key="auth/tamper")
+
+
+# -------------------------------------------------------------------------- SigV2 headers
+
+
+def _v2_client(server: Any) -> Any:
+    """boto3 signing every request with SigV2 (``Authorization: AWS AK:SIG``)."""
+    return make_client(server, signature_version="s3")
+
+
+def test_sigv2_bucket_level_requests(any_server: Any, s3: Any) -> None:
+    """botocore signs a path-style bucket request (``PUT /bucket``, ``GET /bucket?prefix=``)
+    with the canonical resource ``/bucket/``, as AWS accepts; the server used to compute only
+    ``/bucket`` and answered SignatureDoesNotMatch."""
+    v2 = _v2_client(any_server)
+    name = unique_name("nf-v2")
+    try:
+        assert status_of(v2.create_bucket(Bucket=name)) == 200
+        v2.put_object(Bucket=name, Key="dir/a", Body=b"a")
+        v2.put_object(Bucket=name, Key="other", Body=b"b")
+        listed = v2.list_objects(Bucket=name, Prefix="dir/")
+        assert [o["Key"] for o in listed["Contents"]] == ["dir/a"]
+        listed2 = v2.list_objects_v2(Bucket=name, Delimiter="/")
+        assert [p["Prefix"] for p in listed2["CommonPrefixes"]] == ["dir/"]
+        # sub-resources of a bucket are part of the canonical resource
+        v2.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        assert v2.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+        assert [v["Key"] for v in v2.list_object_versions(Bucket=name)["Versions"]] == [
+            "dir/a",
+            "other",
+        ]
+        assert name in [b["Name"] for b in v2.list_buckets()["Buckets"]]
+        assert v2.get_object(Bucket=name, Key="dir/a")["Body"].read() == b"a"
+    finally:
+        delete_bucket(s3, name)
+
+
+def test_sigv2_bucket_level_wrong_secret(any_server: Any, bucket: str) -> None:
+    """The looser bucket resource (with or without its trailing slash) still needs the key."""
+    v2 = make_client(any_server, signature_version="s3", secret_key="not-the-secret")
+    with raises_s3("SignatureDoesNotMatch", 403):
+        v2.list_objects(Bucket=bucket, Prefix="x")
+
+
+def _v2_raw(server: Any, method: str, path_qs: str, host: str, auth_path: str) -> RawResponse:
+    """A request signed by botocore's HmacV1Auth, canonical resource ``auth_path`` (plus the
+    sub-resources of ``path_qs``, which botocore appends)."""
+    scheme = "https" if str(server.endpoint).startswith("https") else "http"
+    req = AWSRequest(method=method, url=f"{scheme}://{host}{path_qs}", data=b"")
+    req.auth_path = auth_path
+    HmacV1Auth(Credentials(server.access_key, server.secret_key)).add_auth(req)
+    headers = {k: v for k, v in req.headers.items()}
+    headers["Host"] = host
+    return send(server, method, path_qs, headers)
+
+
+@pytest.mark.parametrize("auth_path", ["/{b}", "/{b}/"])
+def test_sigv2_path_style_bucket_resource_with_or_without_slash(
+    any_server: Any, bucket: str, auth_path: str
+) -> None:
+    """AWS's rule for path style is the path as sent (``/bucket``); botocore and s3cmd sign
+    ``/bucket/``. Both are accepted."""
+    host = f"{any_server.host}:{any_server.port}"
+    resp = _v2_raw(any_server, "GET", f"/{bucket}?prefix=a", host, auth_path.format(b=bucket))
+    assert resp.status == 200, resp
+    resp = _v2_raw(any_server, "GET", f"/{bucket}?location", host, auth_path.format(b=bucket))
+    assert resp.status == 200, resp
+
+
+def test_sigv2_virtual_host_bucket_request(any_server: Any, bucket: str) -> None:
+    """Virtual-hosted style: the bucket comes from the Host header, the resource is
+    ``/bucket/`` (the bucket, then the path ``/``)."""
+    host = f"{bucket}.s3.local:{any_server.port}"
+    resp = _v2_raw(any_server, "GET", "/?prefix=a", host, f"/{bucket}/")
+    assert resp.status == 200, resp
+    assert b"<ListBucketResult" in resp.body
+    bad = _v2_raw(any_server, "GET", "/?prefix=a", host, "/another-bucket/")
+    assert bad.status == 403, bad
+    bad.error("SignatureDoesNotMatch")

@@ -185,3 +185,54 @@ def test_upload_part_without_content_length_is_411(any_server: Any, s3: Any, buc
     assert resp.status == 411, resp
     resp.error("MissingContentLength")
     assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload_id).get("Parts", []) == []
+
+
+def test_expected_bucket_owner_is_checked(s3: Any, bucket: str, make_bucket: Any) -> None:
+    """x-amz-expected-bucket-owner (and x-amz-source-expected-bucket-owner on copies) name the
+    account the caller expects; every bucket here belongs to the deployment's one account
+    (000000000000), any other value is 403 AccessDenied and changes nothing."""
+    mine, other = "000000000000", "111122223333"
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", ExpectedBucketOwner=mine)
+    with raises_s3("AccessDenied", 403):
+        s3.put_object(Bucket=bucket, Key="k2", Body=b"y", ExpectedBucketOwner=other)
+    with raises_s3("404", 404):
+        s3.head_object(Bucket=bucket, Key="k2")
+    assert s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner=mine)["Body"].read() == b"x"
+    with raises_s3("AccessDenied", 403):
+        s3.get_object(Bucket=bucket, Key="k", ExpectedBucketOwner=other)
+    with raises_s3("AccessDenied", 403):
+        s3.list_objects_v2(Bucket=bucket, ExpectedBucketOwner="not-an-account")
+    with raises_s3("AccessDenied", 403):
+        s3.delete_object(Bucket=bucket, Key="k", ExpectedBucketOwner=other)
+    target = make_bucket()
+    with raises_s3("AccessDenied", 403):
+        s3.copy_object(
+            Bucket=target,
+            Key="c",
+            CopySource={"Bucket": bucket, "Key": "k"},
+            ExpectedSourceBucketOwner=other,
+        )
+    s3.copy_object(
+        Bucket=target,
+        Key="c",
+        CopySource={"Bucket": bucket, "Key": "k"},
+        ExpectedSourceBucketOwner=mine,
+        ExpectedBucketOwner=mine,
+    )
+    assert s3.get_object(Bucket=target, Key="c")["Body"].read() == b"x"
+
+
+def test_delete_of_a_version_says_whether_it_was_a_delete_marker(s3: Any, bucket: str) -> None:
+    """A permanent delete of a version answers x-amz-delete-marker true or false (boto3:
+    DeleteMarker); a simple delete in an unversioned bucket has no such header."""
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"x")
+    assert "DeleteMarker" not in s3.delete_object(Bucket=bucket, Key="plain")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
+    marker = s3.delete_object(Bucket=bucket, Key="k")
+    assert marker["DeleteMarker"] is True
+    gone = s3.delete_object(Bucket=bucket, Key="k", VersionId=v1)
+    assert gone["DeleteMarker"] is False
+    assert gone["VersionId"] == v1
+    undone = s3.delete_object(Bucket=bucket, Key="k", VersionId=marker["VersionId"])
+    assert undone["DeleteMarker"] is True

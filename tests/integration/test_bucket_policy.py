@@ -22,14 +22,9 @@ def policy(bucket: str, *statements: dict[str, Any]) -> str:
         st = dict(st)
         if "NotPrincipal" not in st:
             st.setdefault("Principal", "*")
-        res = st.pop("Resource", None)
-        if res is not None:
-            st["Resource"] = [r.replace("BUCKET", bucket) for r in res]
-        notres = st.pop("NotResource", None)
-        if notres is not None:
-            st["NotResource"] = [r.replace("BUCKET", bucket) for r in notres]
         out.append(st)
-    return json.dumps({"Version": "2012-10-17", "Statement": out})
+    # BUCKET stands for the bucket's name in resources and condition values
+    return json.dumps({"Version": "2012-10-17", "Statement": out}).replace("BUCKET", bucket)
 
 
 @pytest.fixture
@@ -134,6 +129,18 @@ def test_policy_status_is_computed_from_the_policy(s3: Any, bucket: str) -> None
                 "Statement": [
                     {
                         "Effect": "Allow",
+                        "NotPrincipal": {"AWS": "arn:aws:iam::000000000000:root"},
+                        "Action": "s3:GetObject",
+                        "Resource": "*",
+                    }
+                ]
+            }
+        ),
+        json.dumps(
+            {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
                         "Principal": "*",
                         "Action": "s3:GetObject",
                         "NotAction": "s3:PutObject",
@@ -153,6 +160,7 @@ def test_policy_status_is_computed_from_the_policy(s3: Any, bucket: str) -> None
         "foreign-resource",
         "operator",
         "no-principal",
+        "notprincipal-with-allow",
         "action-and-notaction",
     ],
 )
@@ -237,6 +245,35 @@ GET_TAGGED = Req("GET", "tagged.txt")
 GET_PRIVATE_TAG = Req("GET", "private-tag.txt")
 GET_TAGGING = Req("GET", "public/a.txt", (("tagging", ""),))
 GET_LOCATION = Req("GET", None, (("location", ""),))
+
+
+def _tagging(value: str) -> bytes:
+    return (
+        b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet><Tag><Key>class</Key>'
+        b"<Value>" + value.encode() + b"</Value></Tag></TagSet></Tagging>"
+    )
+
+
+def _put(*headers: tuple[str, str], key: str = "uploads/new.txt") -> Req:
+    return Req("PUT", key, body=b"" if key.startswith("uploads/copy") else b"new", headers=headers)
+
+
+PUT_ACL_PRIVATE = _put(("x-amz-acl", "private"))
+PUT_ACL_PUBLIC = _put(("x-amz-acl", "public-read"))
+PUT_TAG_PUBLIC = _put(("x-amz-tagging", "class=public"))
+PUT_TAG_SECRET = _put(("x-amz-tagging", "class=secret"))
+PUT_TAG_TEAM = _put(("x-amz-tagging", "class=public&team=web"))
+COPY_PUBLIC = _put(("x-amz-copy-source", "BUCKET/public/a.txt"), key="uploads/copy.txt")
+COPY_SECRET = _put(("x-amz-copy-source", "/BUCKET/secret/b.txt"), key="uploads/copy.txt")
+COPY_REPLACE = _put(
+    ("x-amz-copy-source", "BUCKET/public/a.txt"),
+    ("x-amz-metadata-directive", "REPLACE"),
+    key="uploads/copy.txt",
+)
+PUT_TAGGING_PUBLIC = Req("PUT", "public/a.txt", (("tagging", ""),), body=_tagging("public"))
+PUT_TAGGING_SECRET = Req("PUT", "public/a.txt", (("tagging", ""),), body=_tagging("secret"))
+PUT_TAGGING_TAGGED = Req("PUT", "private-tag.txt", (("tagging", ""),), body=_tagging("public"))
+GRANTS = ("read", "write", "read-acp", "write-acp", "full-control")
 
 ALL_OBJECTS = ["arn:aws:s3:::BUCKET/*"]
 BUCKET_ARN = ["arn:aws:s3:::BUCKET"]
@@ -761,6 +798,273 @@ CASES: list[tuple[str, list[dict[str, Any]], bool, Req, Expect]] = [
         Req("GET", "public/a.txt", headers=(("Referer", "https://evil.example/"),)),
         False,
     ),
+    # conditions: the canned ACL and the grants of a write
+    (
+        "acl-equals",
+        [allow("s3:PutObject", Condition={"StringEquals": {"s3:x-amz-acl": "private"}})],
+        True,
+        PUT_ACL_PRIVATE,
+        True,
+    ),
+    (
+        "acl-equals-absent",
+        [allow("s3:PutObject", Condition={"StringEquals": {"s3:x-amz-acl": "private"}})],
+        True,
+        PUT_UPLOAD,
+        False,
+    ),
+    (
+        "acl-ifexists-absent",
+        [allow("s3:PutObject", Condition={"StringEqualsIfExists": {"s3:x-amz-acl": "private"}})],
+        True,
+        PUT_UPLOAD,
+        True,
+    ),
+    (
+        "acl-ifexists-other",
+        [allow("s3:PutObject", Condition={"StringEqualsIfExists": {"s3:x-amz-acl": "private"}})],
+        True,
+        PUT_ACL_PUBLIC,
+        False,
+    ),
+    (
+        "acl-deny-public-root",
+        [deny("s3:PutObject", Condition={"StringLike": {"s3:x-amz-acl": "public-*"}})],
+        False,
+        PUT_ACL_PUBLIC,
+        False,
+    ),
+    (
+        "acl-deny-public-root-private",
+        [deny("s3:PutObject", Condition={"StringLike": {"s3:x-amz-acl": "public-*"}})],
+        False,
+        PUT_ACL_PRIVATE,
+        True,
+    ),
+    *(
+        (
+            f"grant-{grant}-denied",
+            [deny("s3:PutObject", Condition={"Null": {f"s3:x-amz-grant-{grant}": "false"}})],
+            False,
+            _put((f"x-amz-grant-{grant}", 'id="0123456789abcdef"')),
+            False,
+        )
+        for grant in GRANTS
+    ),
+    # conditions: the source and metadata directive of a copy
+    (
+        "copy-source-denied",
+        [
+            deny(
+                "s3:PutObject",
+                Condition={"StringLike": {"s3:x-amz-copy-source": "BUCKET/secret/*"}},
+            )
+        ],
+        False,
+        COPY_SECRET,
+        False,
+    ),
+    (
+        "copy-source-elsewhere",
+        [
+            deny(
+                "s3:PutObject",
+                Condition={"StringLike": {"s3:x-amz-copy-source": "BUCKET/secret/*"}},
+            )
+        ],
+        False,
+        COPY_PUBLIC,
+        True,
+    ),
+    (
+        "metadata-directive-denied",
+        [
+            deny(
+                "s3:PutObject",
+                Condition={"StringEquals": {"s3:x-amz-metadata-directive": "REPLACE"}},
+            )
+        ],
+        False,
+        COPY_REPLACE,
+        False,
+    ),
+    (
+        "metadata-directive-copy",
+        [
+            deny(
+                "s3:PutObject",
+                Condition={"StringEquals": {"s3:x-amz-metadata-directive": "REPLACE"}},
+            )
+        ],
+        False,
+        COPY_PUBLIC,
+        True,
+    ),
+    # conditions: the tags a request sets (x-amz-tagging, or PutObjectTagging's body)
+    (
+        "request-tag",
+        [
+            allow(
+                "s3:PutObject", Condition={"StringEquals": {"s3:RequestObjectTag/class": "public"}}
+            )
+        ],
+        True,
+        PUT_TAG_PUBLIC,
+        True,
+    ),
+    (
+        "request-tag-other",
+        [
+            allow(
+                "s3:PutObject", Condition={"StringEquals": {"s3:RequestObjectTag/class": "public"}}
+            )
+        ],
+        True,
+        PUT_TAG_SECRET,
+        False,
+    ),
+    (
+        "request-tag-untagged",
+        [
+            allow(
+                "s3:PutObject", Condition={"StringEquals": {"s3:RequestObjectTag/class": "public"}}
+            )
+        ],
+        True,
+        PUT_UPLOAD,
+        False,
+    ),
+    (
+        "request-tag-keys-all",
+        [
+            allow(
+                "s3:PutObject",
+                Condition={"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["class"]}},
+            )
+        ],
+        True,
+        PUT_TAG_TEAM,
+        False,
+    ),
+    (
+        "request-tag-keys-all-ok",
+        [
+            allow(
+                "s3:PutObject",
+                Condition={"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["class"]}},
+            )
+        ],
+        True,
+        PUT_TAG_PUBLIC,
+        True,
+    ),
+    (
+        "request-tag-keys-any",
+        [
+            allow(
+                "s3:PutObject",
+                Condition={"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": "team"}},
+            )
+        ],
+        True,
+        PUT_TAG_TEAM,
+        True,
+    ),
+    (
+        "tagging-body",
+        [
+            allow(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:RequestObjectTag/class": "public"}},
+            )
+        ],
+        True,
+        PUT_TAGGING_PUBLIC,
+        True,
+    ),
+    (
+        "tagging-body-other",
+        [
+            allow(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:RequestObjectTag/class": "public"}},
+            )
+        ],
+        True,
+        PUT_TAGGING_SECRET,
+        False,
+    ),
+    (
+        "tagging-body-deny-root",
+        [
+            deny(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:RequestObjectTag/class": "secret"}},
+            )
+        ],
+        False,
+        PUT_TAGGING_SECRET,
+        False,
+    ),
+    (
+        "tagging-body-deny-root-other",
+        [
+            deny(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:RequestObjectTag/class": "secret"}},
+            )
+        ],
+        False,
+        PUT_TAGGING_PUBLIC,
+        True,
+    ),
+    (
+        "tagging-existing-tag-root",
+        [
+            deny(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:ExistingObjectTag/class": "secret"}},
+            )
+        ],
+        False,
+        PUT_TAGGING_TAGGED,
+        False,
+    ),
+    # policy variables
+    (
+        "variable-default",
+        [allow("s3:GetObject", ["arn:aws:s3:::BUCKET/${aws:username, 'public'}/*"])],
+        True,
+        GET_PUBLIC,
+        True,
+    ),
+    (
+        "variable-anonymous",
+        [allow("s3:GetObject", ["arn:aws:s3:::BUCKET/${aws:username}/*"])],
+        True,
+        GET_PUBLIC,
+        False,
+    ),
+    (
+        "variable-root",
+        [deny("s3:*", ["arn:aws:s3:::BUCKET/${aws:username}*"])],
+        False,
+        Req("PUT", "root.txt", body=b"r"),
+        False,
+    ),
+    (
+        "variable-in-condition",
+        [
+            allow(
+                "s3:ListBucket",
+                BUCKET_ARN,
+                Condition={"StringLike": {"s3:prefix": "${aws:username, 'docs'}/*"}},
+            )
+        ],
+        True,
+        LIST_DOCS,
+        True,
+    ),
 ]
 
 
@@ -792,7 +1096,7 @@ def test_policy_matrix(
         req.key,
         query=req.query,
         body=req.body,
-        headers=dict(req.headers),
+        headers={name: value.replace("BUCKET", filled) for name, value in req.headers},
         signed=not anonymous,
     )
     scheme = any_server.endpoint.split(":", 1)[0]
@@ -804,3 +1108,41 @@ def test_policy_matrix(
         if req.method != "HEAD":
             assert b"<Code>AccessDenied</Code>" in resp.body
     s3.delete_bucket_policy(Bucket=filled)
+
+
+def test_tags_read_for_a_policy_are_still_applied(s3: Any, filled: str, any_server: Any) -> None:
+    """PutObjectTagging's body is read before the operation when a policy names
+    s3:RequestObjectTag: the tags it carries are still set, and a bad document is still
+    refused with its own error, changing nothing."""
+    s3.put_bucket_policy(
+        Bucket=filled,
+        Policy=policy(
+            filled,
+            deny(
+                "s3:PutObjectTagging",
+                Condition={"StringEquals": {"s3:RequestObjectTag/class": "secret"}},
+            ),
+        ),
+    )
+    key = "public/a.txt"
+    s3.put_object_tagging(
+        Bucket=filled, Key=key, Tagging={"TagSet": [{"Key": "class", "Value": "public"}]}
+    )
+    assert s3.get_object_tagging(Bucket=filled, Key=key)["TagSet"] == [
+        {"Key": "class", "Value": "public"}
+    ]
+    with raises_s3("AccessDenied", 403):
+        s3.put_object_tagging(
+            Bucket=filled, Key=key, Tagging={"TagSet": [{"Key": "class", "Value": "secret"}]}
+        )
+    with raises_s3("InvalidTag", 400):
+        s3.put_object_tagging(
+            Bucket=filled, Key=key, Tagging={"TagSet": [{"Key": "aws:x", "Value": "y"}]}
+        )
+    resp = request(
+        any_server, "PUT", filled, key, query=(("tagging", ""),), body=b"<Tagging><TagSet>"
+    )
+    assert resp.status == 400 and b"<Code>MalformedXML</Code>" in resp.body
+    assert s3.get_object_tagging(Bucket=filled, Key=key)["TagSet"] == [
+        {"Key": "class", "Value": "public"}
+    ]

@@ -60,20 +60,49 @@ def test_if_match_on_a_missing_key_is_no_such_key(s3: Any, bucket: str) -> None:
         s3.head_object(Bucket=bucket, Key="absent")
 
 
-def test_if_none_match_with_an_etag_is_not_implemented(
+def test_if_none_match_with_an_etag_writes_unless_the_current_object_has_it(
     s3: Any, bucket: str, any_server: Any
 ) -> None:
-    resp = request(
-        any_server,
-        "PUT",
-        bucket,
-        "k",
-        body=b"x",
-        headers={"If-None-Match": '"0123456789abcdef0123456789abcdef"'},
-    )
-    assert resp.status == 501 and b"<Code>NotImplemented</Code>" in resp.body
-    with raises_s3("404", 404):  # nothing was written
-        s3.head_object(Bucket=bucket, Key="k")
+    """``If-None-Match: "etag"`` on a write (AWS answers 501; Ninefold follows RFC 9110 as
+    MinIO does): 412 when the current object has one of the ETags, else the write goes on,
+    also where there is no object."""
+    other = '"0123456789abcdef0123456789abcdef"'
+    resp = request(any_server, "PUT", bucket, "k", body=b"v1", headers={"If-None-Match": other})
+    assert resp.status == 200, resp
+    v1 = quoted_md5(b"v1")
+    for value in (v1, v1.strip('"'), f"{other}, {v1}"):
+        resp = request(any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": value})
+        assert resp.status == 412 and b"<Code>PreconditionFailed</Code>" in resp.body, resp
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
+    resp = request(any_server, "PUT", bucket, "k", body=b"v2", headers={"If-None-Match": other})
+    assert resp.status == 200, resp
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v2"
+    resp = request(any_server, "PUT", bucket, "k", body=b"v3", headers={"If-None-Match": " "})
+    assert resp.status == 400 and b"<Code>InvalidArgument</Code>" in resp.body, resp
+
+
+def test_if_none_match_with_an_etag_on_complete_multipart_upload(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"current")
+    current = quoted_md5(b"current")
+
+    def complete(if_none_match: str) -> dict[str, Any]:
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+        etag = s3.upload_part(
+            Bucket=bucket, Key="k", UploadId=upload, PartNumber=1, Body=b"multipart"
+        )["ETag"]
+        return s3.complete_multipart_upload(  # type: ignore[no-any-return]
+            Bucket=bucket,
+            Key="k",
+            UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+            IfNoneMatch=if_none_match,
+        )
+
+    with raises_s3("PreconditionFailed", 412):
+        complete(current)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"current"
+    complete('"0123456789abcdef0123456789abcdef"')
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"multipart"
 
 
 def test_twenty_concurrent_creators_exactly_one_wins(s3: Any, bucket: str) -> None:
@@ -157,3 +186,69 @@ def test_copy_object_if_none_match(s3: Any, bucket: str) -> None:
         Bucket=bucket, Key="new", CopySource={"Bucket": bucket, "Key": "src"}, IfNoneMatch="*"
     )
     assert s3.get_object(Bucket=bucket, Key="new")["Body"].read() == b"source"
+
+
+def test_conditional_delete_if_match(s3: Any, bucket: str, any_server: Any) -> None:
+    """DeleteObject with If-Match (S3's conditional deletes): 204 when the current ETag (or
+    ``*``: any object) matches, 412 PreconditionFailed otherwise, 404 NoSuchKey without an
+    object; a refused delete deletes nothing."""
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")["ETag"]
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=quoted_md5(b"other"))
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
+    assert status_of(s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)) == 204
+    with raises_s3("404", 404):
+        s3.head_object(Bucket=bucket, Key="k")
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v2")
+    assert status_of(s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")) == 204
+    # an empty If-Match is no condition at all
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v3")
+    resp = request(any_server, "DELETE", bucket, "k", headers={"If-Match": ""})
+    assert resp.status == 400, resp
+    resp.error("InvalidArgument")
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v3"
+
+
+def test_conditional_delete_in_a_versioned_bucket(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(Bucket=bucket, Key="k", Body=b"v1")
+    second = s3.put_object(Bucket=bucket, Key="k", Body=b"v2")
+    # the condition is on the current version
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=first["ETag"])
+    resp = s3.delete_object(Bucket=bucket, Key="k", IfMatch=second["ETag"])
+    assert resp["DeleteMarker"] is True
+    # the current version is now a delete marker: no object
+    with raises_s3("NoSuchKey", 404):
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=second["ETag"])
+    # with a version id, the condition is on that version
+    with raises_s3("PreconditionFailed", 412):
+        s3.delete_object(
+            Bucket=bucket, Key="k", VersionId=first["VersionId"], IfMatch=second["ETag"]
+        )
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=first["VersionId"], IfMatch=first["ETag"])
+    left = [v["VersionId"] for v in s3.list_object_versions(Bucket=bucket)["Versions"]]
+    assert left == [second["VersionId"]]
+
+
+def test_concurrent_conditional_deletes_exactly_one_wins(s3: Any, bucket: str) -> None:
+    """The condition is decided in the deleting transaction: of 10 deletes sent with the
+    same ETag in a versioned bucket, one makes the delete marker, the others find no object."""
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    etag = s3.put_object(Bucket=bucket, Key="race", Body=b"x")["ETag"]
+
+    def delete(_: int) -> int:
+        try:
+            return status_of(s3.delete_object(Bucket=bucket, Key="race", IfMatch=etag))
+        except ClientError as exc:
+            return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+
+    with ThreadPoolExecutor(10) as pool:
+        outcomes = list(pool.map(delete, range(10)))
+    assert sorted(outcomes) == [204] + [404] * 9, outcomes
+    markers = s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", [])
+    assert len(markers) == 1

@@ -15,6 +15,7 @@ from botocore.config import Config
 from tests.support.server import ServerProc
 
 from .helpers import raises_s3
+from .test_post_object import post_form
 
 NINEFOLD = str(Path(sys.executable).parent / "ninefold")
 
@@ -190,3 +191,82 @@ def test_admin_cli_errors(fresh_server: ServerProc, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no policy" in missing.stderr
     both = admin(server, "policy", "attach", "nope", check=False)
     assert both.returncode == 2
+
+
+def test_policy_variables_and_form_uploads_of_users(
+    fresh_server: ServerProc, tmp_path: Path
+) -> None:
+    """One group policy gives each user a home: ``${aws:username}`` in its Resource and in a
+    condition value. Browser forms signed with a user's key upload as that user, under the
+    same policies."""
+    server = fresh_server
+    root = server.boto3_client()
+    root.create_bucket(Bucket="homes")
+    home = write_policy(
+        tmp_path,
+        "home",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": "arn:aws:s3:::homes/home/${aws:username}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::homes",
+                "Condition": {"StringLike": {"s3:prefix": "home/${aws:username}/*"}},
+            },
+        ],
+    )
+    admin(server, "policy", "create", "home", "--file", home)
+    admin(server, "group", "create", "staff")
+    admin(server, "policy", "attach", "home", "--group", "staff")
+    keys = {}
+    for name in ("carol", "dave"):
+        admin(server, "user", "create", name)
+        admin(server, "group", "add-user", "staff", name)
+        keys[name] = new_key(server, name)
+    carol, dave = client_for(server, keys["carol"]), client_for(server, keys["dave"])
+    carol.put_object(Bucket="homes", Key="home/carol/a.txt", Body=b"c")
+    dave.put_object(Bucket="homes", Key="home/dave/a.txt", Body=b"d")
+    with raises_s3("AccessDenied", 403):
+        carol.put_object(Bucket="homes", Key="home/dave/b.txt", Body=b"x")
+    with raises_s3("AccessDenied", 403):
+        dave.get_object(Bucket="homes", Key="home/carol/a.txt")
+    listed = carol.list_objects_v2(Bucket="homes", Prefix="home/carol/")["Contents"]
+    assert [o["Key"] for o in listed] == ["home/carol/a.txt"]
+    with raises_s3("AccessDenied", 403):
+        carol.list_objects_v2(Bucket="homes", Prefix="home/dave/")
+
+    # POST forms signed by a user's key (SigV2 and SigV4): authorized as that user
+    for version in ("s3", "s3v4"):
+        form_client = boto3.client(
+            "s3",
+            endpoint_url=server.endpoint,
+            aws_access_key_id=keys["carol"][0],
+            aws_secret_access_key=keys["carol"][1],
+            region_name="us-east-1",
+            config=Config(s3={"addressing_style": "path"}, signature_version=version),
+        )
+        own = form_client.generate_presigned_post("homes", f"home/carol/{version}.txt")
+        resp = post_form(server, "homes", own["fields"], b"by form")
+        assert resp.status == 204, str(resp)
+        body = carol.get_object(Bucket="homes", Key=f"home/carol/{version}.txt")["Body"].read()
+        assert body == b"by form"
+        other = form_client.generate_presigned_post("homes", f"home/dave/{version}.txt")
+        resp = post_form(server, "homes", other["fields"], b"not hers")
+        assert resp.status == 403, str(resp)
+        resp.error("AccessDenied")
+    # a disabled user key cannot sign a form
+    admin(server, "key", "disable", keys["carol"][0])
+    resp = post_form(server, "homes", own["fields"], b"disabled")
+    assert resp.status == 403, str(resp)
+    resp.error("InvalidAccessKeyId")
+    keys_left = [o["Key"] for o in root.list_objects_v2(Bucket="homes")["Contents"]]
+    assert keys_left == [
+        "home/carol/a.txt",
+        "home/carol/s3.txt",
+        "home/carol/s3v4.txt",
+        "home/dave/a.txt",
+    ]

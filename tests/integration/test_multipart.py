@@ -428,3 +428,75 @@ def test_multipart_default_headers(s3: Any, bucket: str) -> None:
     headers = raw_headers(resp)
     assert headers.get("x-amz-request-id")
     s3.abort_multipart_upload(Bucket=bucket, Key="h", UploadId=resp["UploadId"])
+
+
+def test_complete_again_with_the_same_parts_answers_as_the_first_time(
+    s3: Any, bucket: str, three_parts: list[bytes]
+) -> None:
+    """S3 remembers a completed upload id for a while: a client that retries its
+    CompleteMultipartUpload (the first answer was lost) gets 200 and the same ETag, and nothing
+    is written twice. Other parts, another key or a stale upload id are NoSuchUpload."""
+    key = "again"
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    parts = upload_parts(s3, bucket, key, upload_id, three_parts)
+    first = s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    assert first["ETag"] == multipart_etag(three_parts)
+    again = s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    assert status_of(again) == 200
+    assert again["ETag"] == first["ETag"]
+    assert again["Key"] == key and again["Bucket"] == bucket
+    assert read_all(s3, bucket, key) == b"".join(three_parts)
+    # the upload is still gone for everything else
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    with raises_s3("NoSuchUpload", 404):
+        s3.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
+    with raises_s3("NoSuchUpload", 404):
+        s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=4, Body=b"x")
+    with raises_s3("NoSuchUpload", 404):
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    # not the same completion: other parts, a wrong ETag, another key
+    with raises_s3("NoSuchUpload", 404):
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts[:2]}
+        )
+    wrong = [*parts[:2], {"PartNumber": 3, "ETag": quoted_md5(b"other")}]
+    with raises_s3("NoSuchUpload", 404):
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": wrong}
+        )
+    with raises_s3("NoSuchUpload", 404):
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="other-key", UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+    # an overwrite since then does not change what the retry answers, nor is it undone
+    s3.put_object(Bucket=bucket, Key=key, Body=b"newer")
+    again = s3.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    assert again["ETag"] == first["ETag"]
+    assert read_all(s3, bucket, key) == b"newer"
+
+
+def test_complete_again_in_a_versioned_bucket_reports_the_same_version(
+    s3: Any, bucket: str
+) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="v")["UploadId"]
+    parts = upload_parts(s3, bucket, "v", upload_id, [b"only part"])
+    first = s3.complete_multipart_upload(
+        Bucket=bucket, Key="v", UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    again = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="v",
+        UploadId=upload_id,
+        MultipartUpload={"Parts": parts},
+        IfNoneMatch="*",  # the retry of a conditional complete: that write happened already
+    )
+    assert (again["ETag"], again["VersionId"]) == (first["ETag"], first["VersionId"])
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="v")["Versions"]
+    assert [v["VersionId"] for v in versions] == [first["VersionId"]]

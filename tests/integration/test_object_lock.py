@@ -186,3 +186,143 @@ def test_bad_lock_requests(s3: Any, locked: str) -> None:
         s3.get_object_legal_hold(Bucket=locked, Key="plain")
     with raises_s3("NoSuchKey", 404):
         s3.get_object_retention(Bucket=locked, Key="absent")
+
+
+def test_lock_configuration_turns_lock_on_for_an_existing_versioned_bucket(
+    s3: Any, bucket: str
+) -> None:
+    """Since 2023 S3 lets a bucket created without Object Lock get it, once its versioning is
+    Enabled; from then on the bucket behaves as one created with it."""
+    config = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+    }
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    with raises_s3("InvalidBucketState", 409):  # versioning must be Enabled, not Suspended
+        s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration=config)
+    assert s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"] == config
+    v1 = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["VersionId"]
+    assert s3.get_object_retention(Bucket=bucket, Key="k")["Retention"]["Mode"] == "GOVERNANCE"
+    with raises_s3("AccessDenied", 403):
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=v1)
+    with raises_s3("InvalidBucketState", 409):  # Object Lock keeps versioning on for good
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=v1, BypassGovernanceRetention=True)
+
+
+def test_governance_to_compliance_needs_the_bypass(s3: Any, locked: str) -> None:
+    """Changing the mode of a version under an unexpired GOVERNANCE retention is loosening
+    the retention as S3 counts it: refused without x-amz-bypass-governance-retention; a
+    COMPLIANCE retention cannot change mode at all."""
+    until = future(0.01)
+    v1 = s3.put_object(
+        Bucket=locked,
+        Key="m",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=until,
+    )["VersionId"]
+    later = {"Mode": "COMPLIANCE", "RetainUntilDate": future(0.02)}
+    with raises_s3("AccessDenied", 403):
+        s3.put_object_retention(Bucket=locked, Key="m", VersionId=v1, Retention=later)
+    assert s3.get_object_retention(Bucket=locked, Key="m")["Retention"]["Mode"] == "GOVERNANCE"
+    # a later date in the same mode needs no bypass
+    s3.put_object_retention(
+        Bucket=locked,
+        Key="m",
+        VersionId=v1,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(0.015)},
+    )
+    s3.put_object_retention(
+        Bucket=locked,
+        Key="m",
+        VersionId=v1,
+        Retention=later,
+        BypassGovernanceRetention=True,
+    )
+    assert s3.get_object_retention(Bucket=locked, Key="m")["Retention"]["Mode"] == "COMPLIANCE"
+    with raises_s3("AccessDenied", 403):
+        s3.put_object_retention(
+            Bucket=locked,
+            Key="m",
+            VersionId=v1,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(0.03)},
+            BypassGovernanceRetention=True,
+        )
+
+
+def test_bad_default_retention_period_is_invalid_retention_period(s3: Any, locked: str) -> None:
+    periods = [{"Days": 0}, {"Days": -1}, {"Years": 0}, {"Years": -5}, {"Days": 36501}]
+    for period in [*periods, {"Years": 101}]:
+        with raises_s3("InvalidRetentionPeriod", 400):
+            s3.put_object_lock_configuration(
+                Bucket=locked,
+                ObjectLockConfiguration={
+                    "ObjectLockEnabled": "Enabled",
+                    "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", **period}},
+                },
+            )
+    config = s3.get_object_lock_configuration(Bucket=locked)["ObjectLockConfiguration"]
+    assert "Rule" not in config
+
+
+def test_bypass_needs_the_bypass_permission(fresh_server: Any, tmp_path: Any) -> None:
+    """x-amz-bypass-governance-retention counts only for a caller allowed
+    s3:BypassGovernanceRetention: an IAM user who may delete versions but not bypass is
+    stopped by a GOVERNANCE retention, header or not."""
+    from .test_iam import admin, client_for, new_key, write_policy
+
+    root = fresh_server.boto3_client()
+    root.create_bucket(Bucket="gov", ObjectLockEnabledForBucket=True)
+    v1 = root.put_object(
+        Bucket="gov",
+        Key="k",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=future(),
+    )["VersionId"]
+    deleter = write_policy(
+        tmp_path,
+        "deleter",
+        [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectRetention"],
+                "Resource": "arn:aws:s3:::gov/*",
+            }
+        ],
+    )
+    admin(fresh_server, "user", "create", "carol")
+    admin(fresh_server, "policy", "create", "deleter", "--file", deleter)
+    admin(fresh_server, "policy", "attach", "deleter", "--user", "carol")
+    carol = client_for(fresh_server, new_key(fresh_server, "carol"))
+    with raises_s3("AccessDenied", 403):
+        carol.delete_object(Bucket="gov", Key="k", VersionId=v1, BypassGovernanceRetention=True)
+    with raises_s3("AccessDenied", 403):
+        carol.put_object_retention(
+            Bucket="gov",
+            Key="k",
+            VersionId=v1,
+            Retention={"Mode": "GOVERNANCE", "RetainUntilDate": future(0.01)},
+            BypassGovernanceRetention=True,
+        )
+    assert root.head_object(Bucket="gov", Key="k", VersionId=v1)["ContentLength"] == 1
+    bypass = write_policy(
+        tmp_path,
+        "bypass",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "s3:BypassGovernanceRetention",
+                "Resource": "arn:aws:s3:::gov/*",
+            }
+        ],
+    )
+    admin(fresh_server, "policy", "create", "bypass", "--file", bypass)
+    admin(fresh_server, "policy", "attach", "bypass", "--user", "carol")
+    carol.delete_object(Bucket="gov", Key="k", VersionId=v1, BypassGovernanceRetention=True)
+    with raises_s3("404", 404):
+        root.head_object(Bucket="gov", Key="k", VersionId=v1)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.header
 import gzip
 import os
 import zlib
 from pathlib import Path
 from typing import Any
 
+import botocore.handlers
 import pytest
 
 from .helpers import (
     SMALL_OBJECT_MAX,
     KiB,
     MiB,
+    make_client,
     md5_hex,
     quoted_md5,
     raises_s3,
@@ -82,6 +85,90 @@ def test_user_metadata_round_trip(s3: Any, bucket: str) -> None:
             "x-long-name": "value with spaces",
             "num": "42",
         }
+
+
+def _utf8_metadata_client(server: Any) -> Any:
+    """boto3 refuses non-ASCII metadata before sending (``validate_ascii_metadata``); without
+    that check it sends the value as raw UTF-8 header bytes, as curl or an SDK that allows it
+    would."""
+    client = make_client(server)
+    for op in ("PutObject", "CopyObject", "CreateMultipartUpload"):
+        client.meta.events.unregister(
+            f"before-parameter-build.s3.{op}", botocore.handlers.validate_ascii_metadata
+        )
+    return client
+
+
+def _rfc2047(text: str) -> str:
+    return str(email.header.make_header(email.header.decode_header(text)))
+
+
+CAFE_B64 = "=?UTF-8?B?Y2Fmw6k=?="  # "café"
+
+
+def test_non_ascii_metadata_comes_back_rfc2047_encoded(any_server: Any, bucket: str) -> None:
+    """S3 decodes non-ASCII metadata values (raw UTF-8, or RFC 2047 encoded words) before
+    storing them, and returns every non-ASCII value RFC 2047-encoded, so an HTTP client (which
+    reads header bytes as ISO-8859-1) never garbles it: boto3 shows ``=?UTF-8?B?...?=``, as it
+    does against AWS. ASCII values come back as sent, encoded-word look-alikes included."""
+    s3 = _utf8_metadata_client(any_server)
+    s3.put_object(
+        Bucket=bucket,
+        Key="utf8",
+        Body=b"x",
+        Metadata={"name": "café", "plain": "abc", "city": "Zürich 東京"},
+    )
+    s3.put_object(
+        Bucket=bucket,
+        Key="encoded",
+        Body=b"x",
+        Metadata={"name": CAFE_B64, "q": "=?utf-8?q?caf=C3=A9?=", "broken": "=?UTF-8?B?***?="},
+    )
+    for resp in (
+        s3.head_object(Bucket=bucket, Key="utf8"),
+        s3.get_object(Bucket=bucket, Key="utf8"),
+    ):
+        meta = resp["Metadata"]
+        assert meta["name"] == CAFE_B64, meta
+        assert meta["plain"] == "abc"
+        assert meta["city"].startswith("=?UTF-8?B?") and _rfc2047(meta["city"]) == "Zürich 東京"
+    meta = s3.head_object(Bucket=bucket, Key="encoded")["Metadata"]
+    assert meta["name"] == CAFE_B64, meta
+    assert meta["q"] == CAFE_B64, meta
+    assert meta["broken"] == "=?UTF-8?B?***?=", meta  # not a valid encoded word: kept as is
+    # copies and multipart uploads keep the decoded value
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "utf8"})
+    assert s3.head_object(Bucket=bucket, Key="copy")["Metadata"]["name"] == CAFE_B64
+    s3.copy_object(
+        Bucket=bucket,
+        Key="copy2",
+        CopySource={"Bucket": bucket, "Key": "utf8"},
+        MetadataDirective="REPLACE",
+        Metadata={"name": "naïve"},
+    )
+    assert _rfc2047(s3.head_object(Bucket=bucket, Key="copy2")["Metadata"]["name"]) == "naïve"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", Metadata={"name": "café"})
+    etag = s3.upload_part(
+        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"p"
+    )["ETag"]
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert s3.head_object(Bucket=bucket, Key="mp")["Metadata"]["name"] == CAFE_B64
+
+
+def test_non_ascii_metadata_size_counts_utf8_bytes(any_server: Any, bucket: str) -> None:
+    """The 2 KiB limit counts the UTF-8 bytes of the decoded value (é is two bytes)."""
+    s3 = _utf8_metadata_client(any_server)
+    with raises_s3("MetadataTooLarge", 400):
+        s3.put_object(Bucket=bucket, Key="big", Body=b"x", Metadata={"n": "é" * 1100})
+    with raises_s3("404", 404):  # nothing was written
+        s3.head_object(Bucket=bucket, Key="big")
+    s3.put_object(Bucket=bucket, Key="fits", Body=b"x", Metadata={"n": "é" * 1000})
+    assert _rfc2047(s3.head_object(Bucket=bucket, Key="fits")["Metadata"]["n"]) == "é" * 1000
 
 
 def test_standard_headers_round_trip(s3: Any, bucket: str) -> None:

@@ -438,6 +438,113 @@ def test_unknown_access_key(server: Any, s3_http: Any, http_bucket: str) -> None
 def test_unsigned_form_is_anonymous_and_denied(server: Any, s3_http: Any, http_bucket: str) -> None:
     resp = post_form(server, http_bucket, {"key": "k"})
     refused(resp, "AccessDenied", 403, s3_http, http_bucket)
+    s3_http.put_bucket_acl(Bucket=http_bucket, ACL="public-read")  # public reads, not writes
+    resp = post_form(server, http_bucket, {"key": "k"})
+    refused(resp, "AccessDenied", 403, s3_http, http_bucket)
+
+
+def test_anonymous_post_into_a_public_read_write_bucket(
+    server: Any, s3_http: Any, http_bucket: str
+) -> None:
+    """S3: the policy (and so the signature) is optional when the bucket is publicly
+    writable; an unsigned form then uploads as an anonymous PutObject."""
+    s3_http.put_bucket_acl(Bucket=http_bucket, ACL="public-read-write")
+    resp = post_form(
+        server,
+        http_bucket,
+        {"key": "drop/${filename}", "Content-Type": "text/plain", "success_action_status": "201"},
+        b"from a browser",
+        filename="note.txt",
+    )
+    assert resp.status == 201, str(resp)
+    assert read_all(s3_http, http_bucket, "drop/note.txt") == b"from a browser"
+    assert s3_http.head_object(Bucket=http_bucket, Key="drop/note.txt")["ContentType"] == (
+        "text/plain"
+    )
+    # the form's own checks still apply without a policy
+    resp = post_form(server, http_bucket, {"key": "bad", "acl": "bogus"})
+    assert resp.status == 400, str(resp)
+    resp.error("InvalidArgument")
+    # a policy without its signature is not an anonymous form
+    policy = base64.b64encode(b'{"expiration": "2099-01-01T00:00:00Z", "conditions": []}')
+    resp = post_form(server, http_bucket, {"key": "p", "policy": policy.decode()})
+    assert resp.status == 400, str(resp)
+    resp.error("InvalidArgument")
+    assert keys_in(s3_http, http_bucket) == ["drop/note.txt"]
+
+
+def test_anonymous_post_allowed_by_a_bucket_policy(
+    server: Any, s3_http: Any, http_bucket: str
+) -> None:
+    s3_http.put_bucket_policy(
+        Bucket=http_bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:PutObject",
+                        "Resource": f"arn:aws:s3:::{http_bucket}/inbox/*",
+                    }
+                ],
+            }
+        ),
+    )
+    assert post_form(server, http_bucket, {"key": "inbox/a"}, b"a").status == 204
+    assert read_all(s3_http, http_bucket, "inbox/a") == b"a"
+    resp = post_form(server, http_bucket, {"key": "elsewhere/b"}, b"b")
+    assert resp.status == 403, str(resp)
+    resp.error("AccessDenied")
+    assert keys_in(s3_http, http_bucket) == ["inbox/a"]
+    s3_http.delete_bucket_policy(Bucket=http_bucket)
+
+
+TAGGING = (
+    "<Tagging><TagSet><Tag><Key>class</Key><Value>public</Value></Tag>"
+    "<Tag><Key>team</Key><Value>web &amp; mobile</Value></Tag></TagSet></Tagging>"
+)
+
+
+def test_tagging_field_tags_the_object(server: Any, s3_http: Any, http_bucket: str) -> None:
+    fields = signed_fields(
+        server,
+        [{"bucket": http_bucket}, {"key": "tagged"}, {"tagging": TAGGING}],
+        {"key": "tagged", "tagging": TAGGING},
+    )
+    resp = post_form(server, http_bucket, fields, b"tagged body")
+    assert resp.status == 204, str(resp)
+    tags = s3_http.get_object_tagging(Bucket=http_bucket, Key="tagged")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [
+        ("class", "public"),
+        ("team", "web & mobile"),
+    ]
+    assert read_all(s3_http, http_bucket, "tagged") == b"tagged body"
+
+
+@pytest.mark.parametrize(
+    ("tagging", "code"),
+    [
+        ("<Tagging><TagSet>", "MalformedXML"),
+        ("<Tagging><TagSet><Tag><Key>k</Key></Tag></TagSet></Tagging>", "MalformedXML"),
+        ("<Tagging><TagSet><Tag><Key>aws:x</Key><Value>v</Value></Tag></TagSet></Tagging>",
+         "InvalidTag"),
+        ("<Tagging><TagSet>"
+         + "".join(f"<Tag><Key>k{i}</Key><Value>v</Value></Tag>" for i in range(11))
+         + "</TagSet></Tagging>", "InvalidTag"),
+    ],
+    ids=["not-xml", "no-value", "system-key", "eleven-tags"],
+)  # fmt: skip
+def test_bad_tagging_field(
+    server: Any, s3_http: Any, http_bucket: str, tagging: str, code: str
+) -> None:
+    fields = signed_fields(
+        server,
+        [{"bucket": http_bucket}, {"key": "t"}, {"tagging": tagging}],
+        {"key": "t", "tagging": tagging},
+    )
+    refused(post_form(server, http_bucket, fields), code, 400, s3_http, http_bucket)
 
 
 def test_signature_without_policy(server: Any, s3_http: Any, http_bucket: str) -> None:
@@ -457,8 +564,33 @@ def test_signature_without_policy(server: Any, s3_http: Any, http_bucket: str) -
         base64.b64encode(
             b'{"expiration": "2099-01-01T00:00:00Z", "conditions": [["in", 1]]}'
         ).decode(),
+        # S3 wants an ISO 8601 date and time with its zone ("2099-01-01T00:00:00.000Z")
+        *(
+            base64.b64encode(
+                json.dumps({"expiration": expiration, "conditions": []}).encode()
+            ).decode()
+            for expiration in (
+                "2099-01-01",
+                "2099-01-01T00:00:00",
+                "2099-01-01 00:00:00Z",
+                "20990101T000000Z",
+                "2099-13-01T00:00:00Z",
+                "next year",
+            )
+        ),
     ],
-    ids=["not-base64", "not-an-object", "no-expiration", "bad-condition"],
+    ids=[
+        "not-base64",
+        "not-an-object",
+        "no-expiration",
+        "bad-condition",
+        "expiration-date-only",
+        "expiration-no-zone",
+        "expiration-space",
+        "expiration-basic-format",
+        "expiration-month-13",
+        "expiration-words",
+    ],
 )
 def test_malformed_policy_document(
     server: Any, s3_http: Any, http_bucket: str, policy: str

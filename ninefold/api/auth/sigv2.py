@@ -3,7 +3,10 @@
 boto3 and the aws cli presign with SigV2 query parameters (``AWSAccessKeyId``, ``Expires``,
 ``Signature``) against a custom us-east-1 endpoint, so a server that refuses V2 breaks
 ``generate_presigned_url`` on default settings. Header form ``Authorization: AWS AK:SIG`` is
-accepted too. The canonical resource is the path as sent plus the signed sub-resources.
+accepted too. The canonical resource is the path as sent (after ``/bucket`` for a virtual-hosted
+request) plus the signed sub-resources. A path-style request to a bucket itself (``PUT /bucket``,
+``GET /bucket?prefix=``) is checked against both ``/bucket`` (AWS's documented rule: the path as
+sent) and ``/bucket/`` (what botocore and s3cmd sign, and AWS accepts).
 """
 
 from __future__ import annotations
@@ -82,11 +85,34 @@ def _string_to_sign(req: HttpRequestParts, date_or_expires: str, resource_path: 
     )
 
 
-def _check(creds: Credentials, text: str, signature: str) -> AuthResult:
-    digest = hmac.new(
-        creds.secret_key.encode(), text.encode("utf-8", "surrogateescape"), hashlib.sha1
-    ).digest()
-    if not hmac.compare_digest(base64.b64encode(digest).decode(), signature):
+def _resources(resource_path: str) -> tuple[str, ...]:
+    """The canonical resources a request to ``resource_path`` may have been signed with.
+
+    >>> _resources("/bucket"), _resources("/bucket/"), _resources("/bucket/key"), _resources("/")
+    (('/bucket', '/bucket/'), ('/bucket/', '/bucket'), ('/bucket/key',), ('/',))
+    """
+    bucket = resource_path[1:].removesuffix("/")
+    if not bucket or "/" in bucket:
+        return (resource_path,)
+    other = resource_path[:-1] if resource_path.endswith("/") else resource_path + "/"
+    return (resource_path, other)
+
+
+def _check(
+    creds: Credentials,
+    req: HttpRequestParts,
+    date_or_expires: str,
+    resource_path: str,
+    signature: str,
+) -> AuthResult:
+    for resource in _resources(resource_path):
+        text = _string_to_sign(req, date_or_expires, resource)
+        digest = hmac.new(
+            creds.secret_key.encode(), text.encode("utf-8", "surrogateescape"), hashlib.sha1
+        ).digest()
+        if hmac.compare_digest(base64.b64encode(digest).decode(), signature):
+            break
+    else:
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
     return AuthResult(
         principal=Principal(creds.access_key, creds.user, creds.is_root, creds.account),
@@ -127,9 +153,7 @@ def verify_v2(
             when = when.replace(tzinfo=dt.UTC)
         if abs((now - when).total_seconds()) > max_skew_s:
             raise errors.RequestTimeTooSkewed()
-        return _check(
-            creds, _string_to_sign(req, req.headers.get("date", ""), resource_path), signature
-        )
+        return _check(creds, req, req.headers.get("date", ""), resource_path, signature)
     if "AWSAccessKeyId" in query and "Signature" in query:
         creds = lookup(query["AWSAccessKeyId"])
         if creds is None:
@@ -139,5 +163,5 @@ def verify_v2(
             raise errors.AccessDenied("Query-string authentication requires Expires.")
         if now.timestamp() > int(expires):
             raise errors.AccessDenied("Request has expired", Expires=expires)
-        return _check(creds, _string_to_sign(req, expires, resource_path), query["Signature"])
+        return _check(creds, req, expires, resource_path, query["Signature"])
     return None

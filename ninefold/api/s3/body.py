@@ -13,21 +13,29 @@ import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiohttp import StreamReader
+from aiohttp import StreamReader, web
 
 from ninefold.api.auth import AuthResult, AwsChunkedDecoder
 from ninefold.api.s3 import errors
-from ninefold.core.checksums import ALGORITHMS, MultiHasher, b64
+from ninefold.core.checksums import ALGORITHMS, DIGEST_BYTES, MultiHasher, b64
 from ninefold.domain.objects import BodyCheck
 
-__all__ = ["BodyPlan", "make_check", "open_body", "plan_body", "read_small_body"]
+__all__ = [
+    "BodyPlan",
+    "checksum_headers",
+    "make_check",
+    "open_body",
+    "plan_body",
+    "read_small_body",
+    "read_small_body_once",
+    "send_continue",
+]
 
 STREAMING = "STREAMING-"
 UNSIGNED = "UNSIGNED-PAYLOAD"
 #: the checksum S3 computes for objects uploaded without one
 DEFAULT_ALGORITHM = "crc64nvme"
 MAX_XML_BODY_BYTES = 2 * 1024 * 1024
-_DIGEST_LEN = {"crc32": 4, "crc32c": 4, "crc64nvme": 8, "sha1": 20, "sha256": 32}
 
 
 @dataclass(slots=True)
@@ -64,6 +72,25 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     return number
 
 
+def checksum_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The ``x-amz-checksum-<algorithm>`` headers, {algorithm: base64 value}; a value that is
+    not the base64 of a digest of the algorithm's size is InvalidRequest (400), as on S3."""
+    declared: dict[str, str] = {}
+    for algorithm in ALGORITHMS:
+        value = headers.get(f"x-amz-checksum-{algorithm}")
+        if value is not None:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                raw = b""
+            if len(raw) != DIGEST_BYTES[algorithm]:
+                raise errors.InvalidRequest(
+                    f"Value for x-amz-checksum-{algorithm} header is invalid."
+                )
+            declared[algorithm] = value
+    return declared
+
+
 def plan_body(headers: Mapping[str, str], auth: AuthResult) -> BodyPlan:
     """Validate the declared digests and framing before reading a byte."""
     chunked = auth.payload.startswith(STREAMING)
@@ -78,19 +105,7 @@ def plan_body(headers: Mapping[str, str], auth: AuthResult) -> BodyPlan:
             md5 = b""
         if len(md5) != 16:
             raise errors.InvalidDigest(**{"Content-MD5": md5_header})
-    declared: dict[str, str] = {}
-    for algorithm in ALGORITHMS:
-        value = headers.get(f"x-amz-checksum-{algorithm}")
-        if value is not None:
-            try:
-                raw = base64.b64decode(value, validate=True)
-            except binascii.Error:
-                raw = b""
-            if len(raw) != _DIGEST_LEN[algorithm]:
-                raise errors.InvalidRequest(
-                    f"Value for x-amz-checksum-{algorithm} header is invalid."
-                )
-            declared[algorithm] = value
+    declared = checksum_headers(headers)
     trailers = tuple(
         t.strip().lower() for t in headers.get("x-amz-trailer", "").split(",") if t.strip()
     )
@@ -216,3 +231,30 @@ async def read_small_body(
         parts.append(piece)
     make_check(plan, body)(hasher)
     return b"".join(parts)
+
+
+_CONTINUED = web.RequestKey("ninefold.continue_sent", bool)
+_SMALL_BODY = web.RequestKey("ninefold.small_body", bytes)
+
+
+async def send_continue(request: web.BaseRequest) -> None:
+    """Answer ``Expect: 100-continue`` once: the client may now send the body."""
+    if request.get(_CONTINUED) or request.headers.get("expect", "").lower() != "100-continue":
+        return
+    request[_CONTINUED] = True
+    await request.writer.write(
+        b"HTTP/%d.%d 100 Continue\r\n\r\n" % (request.version.major, request.version.minor)
+    )
+
+
+async def read_small_body_once(
+    request: web.BaseRequest, auth: AuthResult, limit: int = MAX_XML_BODY_BYTES
+) -> bytes:
+    """``read_small_body`` of the request, kept on it: authorization may need a small body
+    (PutObjectTagging's tags for ``s3:RequestObjectTag``) before its handler reads it."""
+    cached: bytes | None = request.get(_SMALL_BODY)
+    if cached is None:
+        await send_continue(request)
+        plan = plan_body(request.headers, auth)
+        cached = request[_SMALL_BODY] = await read_small_body(request.content, plan, auth, limit)
+    return cached

@@ -12,6 +12,7 @@ from ninefold.api.auth import AuthResult
 from ninefold.api.s3.router import S3Request
 from ninefold.api.s3.xml import render
 from ninefold.core import errors as domain_errors
+from ninefold.domain.access import check_expected_owner
 from ninefold.domain.buckets import Bucket
 from ninefold.domain.iam import account_of, canonical_id
 from ninefold.domain.objects import ObjectService
@@ -83,8 +84,11 @@ class Context:
         """Another bucket the request names (a copy source): this request's own without a
         second read, else read now; NoSuchBucket when it does not exist."""
         if name == self.s3.bucket and self.found is not None:
-            return self.found
-        return await self.services.buckets.require(name)
+            bucket = self.found
+        else:
+            bucket = await self.services.buckets.require(name)
+        check_expected_owner(bucket, self.request.headers.get("x-amz-source-expected-bucket-owner"))
+        return bucket
 
     def require_bucket(self) -> Bucket:
         """The resolved bucket; NoSuchBucket when it does not exist (no metadata read)."""

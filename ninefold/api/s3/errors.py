@@ -143,6 +143,9 @@ NoSuchBucket = _e("NoSuchBucket", 404, "The specified bucket does not exist.")
 InvalidBucketState = _e(
     "InvalidBucketState", 409, "The request is not valid with the current state of the bucket."
 )
+InvalidRetentionPeriod = _e(
+    "InvalidRetentionPeriod", 400, "The retention period must be a positive integer value."
+)
 ObjectLockConfigurationNotFoundError = _e(
     "ObjectLockConfigurationNotFoundError",
     404,
@@ -258,9 +261,11 @@ _DOMAIN: dict[type[domain.DomainError], type[S3Error]] = {
     domain.InvalidBucketAclWithObjectOwnership: InvalidBucketAclWithObjectOwnership,
     domain.PreconditionFailed: PreconditionFailed,
     domain.InvalidArgument: InvalidArgument,
+    domain.InvalidRetentionPeriod: InvalidRetentionPeriod,
     domain.InvalidDocument: MalformedXML,
     domain.InvalidRequest: InvalidRequest,
     domain.InvalidPart: InvalidPart,
+    domain.BadDigest: BadDigest,
     domain.InvalidPartOrder: InvalidPartOrder,
     domain.EntityTooSmall: EntityTooSmall,
     domain.EntityTooLarge: EntityTooLarge,

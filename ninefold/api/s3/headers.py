@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email.utils
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +16,9 @@ __all__ = [
     "STORED_HEADERS",
     "ByteRange",
     "check_conditions",
+    "decode_meta_value",
+    "delete_condition",
+    "encode_meta_value",
     "http_date",
     "parse_http_date",
     "parse_range",
@@ -132,25 +138,37 @@ def write_condition(headers: Mapping[str, str]) -> WriteCondition | None:
     if_match = headers.get("if-match")
     if if_none_match is None and if_match is None:
         return None
-    if if_none_match is not None and if_none_match.strip() != "*":
-        raise errors.NotImplementedOp(
-            "If-None-Match on a write only takes '*' (the key must not exist).",
-            Header="If-None-Match",
-        )
-    tags = None
-    if if_match is not None:
-        tags = tuple(
-            t.strip().removeprefix("W/").strip('"') for t in if_match.split(",") if t.strip()
-        )
-        if not tags:
-            raise errors.InvalidArgument("If-Match needs an ETag or '*'.", Header="If-Match")
-    return WriteCondition(if_match=tags, if_none_match=if_none_match is not None)
+    tags = None if if_match is None else _if_match_tags(if_match, "If-Match")
+    if if_none_match is None:
+        return WriteCondition(if_match=tags)
+    none_tags = _if_match_tags(if_none_match, "If-None-Match")
+    if "*" in none_tags:
+        return WriteCondition(if_match=tags, if_none_match=True)
+    # an ETag (AWS answers 501 to it; Ninefold writes unless the current object has it, as
+    # RFC 9110 reads If-None-Match and MinIO does)
+    return WriteCondition(if_match=tags, if_none_match_etags=none_tags)
+
+
+def delete_condition(headers: Mapping[str, str]) -> WriteCondition | None:
+    """``If-Match: "etag"`` (or ``*``) of a DeleteObject, a conditional delete; None when not
+    sent. S3 has no If-None-Match on deletes: it is ignored, as there."""
+    if_match = headers.get("if-match")
+    if if_match is None:
+        return None
+    return WriteCondition(if_match=_if_match_tags(if_match, "If-Match"))
+
+
+def _if_match_tags(value: str, header: str) -> tuple[str, ...]:
+    tags = tuple(t.strip().removeprefix("W/").strip('"') for t in value.split(",") if t.strip())
+    if not tags:
+        raise errors.InvalidArgument(f"{header} needs an ETag or '*'.", Header=header)
+    return tags
 
 
 def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     """``x-amz-meta-*`` headers, names lower-cased without the prefix; MetadataTooLarge > 2 KiB."""
     meta = {
-        name.lower()[len("x-amz-meta-") :]: value
+        name.lower()[len("x-amz-meta-") :]: decode_meta_value(value)
         for name, value in headers.items()
         if name.lower().startswith("x-amz-meta-")
     }
@@ -158,3 +176,58 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
     if size > MAX_USER_METADATA_BYTES:
         raise errors.MetadataTooLarge(Size=str(size), MaxSizeAllowed=str(MAX_USER_METADATA_BYTES))
     return meta
+
+
+def decode_meta_value(value: str) -> str:
+    """A user metadata value as S3 stores it: raw UTF-8 header bytes as text, and RFC 2047
+    encoded words (``=?UTF-8?B?Y2Fmw6k=?=``) decoded. aiohttp hands header bytes over as UTF-8
+    with surrogate escapes; bytes that are not UTF-8 are read as ISO-8859-1 (HTTP's header
+    charset). A value that only looks like an encoded word is kept as sent.
+
+    >>> decode_meta_value("caf\\udcc3\\udca9"), decode_meta_value("=?UTF-8?B?Y2Fmw6k=?=")
+    ('café', 'café')
+    >>> decode_meta_value("caf\\udce9"), decode_meta_value("=?x?B?***?="), decode_meta_value("a")
+    ('café', '=?x?B?***?=', 'a')
+    """
+    if not value.isascii():
+        raw = value.encode("utf-8", "surrogateescape")
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    if "=?" not in value:
+        return value
+    try:
+        return _ENCODED_WORDS.sub(_decode_words, value)
+    except (LookupError, UnicodeDecodeError, binascii.Error, ValueError):
+        return value
+
+
+#: one or more RFC 2047 encoded words (``=?charset?B|Q?text?=``); whitespace between two words
+#: is not part of the text
+_WORD = r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?="
+_ENCODED_WORD = re.compile(_WORD)
+_ENCODED_WORDS = re.compile(f"{_WORD}(?:\\s+{_WORD})*")
+
+
+def _decode_words(match: re.Match[str]) -> str:
+    out = []
+    for charset, encoding, text in _ENCODED_WORD.findall(match.group(0)):
+        if encoding in "Bb":
+            raw = base64.b64decode(text, validate=True)
+        else:
+            raw = binascii.a2b_qp(text.replace("_", " ").encode("ascii"))
+        out.append(raw.decode(charset.split("*", 1)[0]))
+    return "".join(out)
+
+
+def encode_meta_value(value: str) -> str:
+    """A stored user metadata value as S3 returns it: as is when it is ASCII, else one RFC 2047
+    encoded word (header bytes are ISO-8859-1 to HTTP clients, so raw UTF-8 would be garbled).
+
+    >>> encode_meta_value("café"), encode_meta_value("plain")
+    ('=?UTF-8?B?Y2Fmw6k=?=', 'plain')
+    """
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8", "surrogatepass")).decode() + "?="

@@ -21,6 +21,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -125,14 +126,29 @@ def _parse_condition(raw: Any) -> list[Condition] | tuple[int, int]:
     return [_condition(op, field, value)]
 
 
+#: ISO 8601 in its RFC 3339 profile: a full date and time with a zone (``Z`` or an offset)
+_EXPIRATION = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})", re.ASCII
+)
+
+
 def _expiration(raw: Any) -> dt.datetime:
+    """S3 wants "2007-12-01T12:00:00.000Z": a date alone, a time without its zone, a space for
+    the T or the basic format (``20071201T120000Z``), all of which ``fromisoformat`` would take,
+    are refused."""
     if not isinstance(raw, str):
         raise _invalid("Policy missing expiration." if raw is None else "Invalid expiration.")
+    if not _EXPIRATION.fullmatch(raw):
+        raise _invalid(f"Invalid 'expiration' value: '{raw}'")
     try:
-        when = dt.datetime.fromisoformat(raw)
-    except ValueError:
+        # fromisoformat takes at most 6 fraction digits and "Z" only from 3.11 on
+        head, dot, rest = raw.partition(".")
+        if dot:
+            digits = len(rest) - len(rest.lstrip("0123456789"))
+            raw = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+        return dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:  # month 13, hour 25 ...
         raise _invalid(f"Invalid 'expiration' value: '{raw}'") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
 
 
 def decode_policy(encoded: str) -> PostPolicy:

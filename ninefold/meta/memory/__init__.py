@@ -21,12 +21,14 @@ from typing import Any
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta import rules
-from ninefold.meta.listing import ListCursor, VersionCursor
+from ninefold.meta.listing import ListCursor, VersionCursor, resume_below
 from ninefold.meta.memory.database import MemoryDatabase, PartRow, bare
 from ninefold.meta.models import (
+    COMPLETED_UPLOAD_RETENTION_S,
     NODE_HEALTH,
     Bucket,
     ClusterMap,
+    CompletedUpload,
     DeleteOutcome,
     GcItem,
     ListPage,
@@ -95,7 +97,13 @@ class MemoryMetaStore:
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         self.db.require_bucket(bucket)
+        rules.check_versioning_change(self.db.buckets[bucket].object_lock, status)
         self.db.buckets[bucket] = replace(self.db.buckets[bucket], versioning=status)
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        self.db.require_bucket(bucket)
+        rules.check_enable_lock(self.db.buckets[bucket].versioning)
+        self.db.buckets[bucket] = replace(self.db.buckets[bucket], object_lock=True)
 
     # -- objects ------------------------------------------------------------------------------
 
@@ -155,11 +163,14 @@ class MemoryMetaStore:
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         versioning, at = self.db.versioning(bucket), time.time()
         if version_id is None:
             rows = self.db.key_rows(bucket, key)
-            plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+            plan = rules.plan_delete_current(
+                bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+            )
         else:
             found = self.db.find(bucket, key, version_id)
             plan = rules.plan_delete_version(
@@ -169,6 +180,7 @@ class MemoryMetaStore:
                 None if found is None else found.row(),
                 now=at,
                 bypass_governance=bypass_governance,
+                condition=condition,
             )
         if plan.unlink is not None:
             self.db.unlink_version(plan.unlink, at)
@@ -205,11 +217,16 @@ class MemoryMetaStore:
         marker_id = None
         if version_id_marker:
             found = self.db.find(bucket, key_marker, version_id_marker)
-            if found is None:
-                raise errors.InvalidArgument(
-                    "Invalid version id specified", ArgumentName="version-id-marker"
+            if found is None:  # deleted since the last page
+                marker_id = resume_below(
+                    version_id_marker,
+                    [
+                        (v.row_id, v.obj.version_id, v.obj.last_modified)
+                        for v in self.db.versions.get((bucket, key_marker), ())
+                    ],
                 )
-            marker_id = found.row_id
+            else:
+                marker_id = found.row_id
         cursor = VersionCursor(
             prefix=prefix,
             delimiter=delimiter,
@@ -303,7 +320,23 @@ class MemoryMetaStore:
         # queued by put_part already, unless repaired meanwhile: _link_chunks catches the rest
         self.db.insert_version(replace(obj, version_id=plan.room.version_id), chunks)
         self.db.drop_upload(upload.upload_id, at)
+        old = at - COMPLETED_UPLOAD_RETENTION_S
+        for upload_id in [u for u, c in self.db.completed.items() if c.completed_at < old]:
+            del self.db.completed[upload_id]
+        self.db.completed[upload.upload_id] = rules.completed_upload(
+            upload.upload_id, obj, parts, plan.result, at
+        )
         return plan.result
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        found = self.db.completed.get(upload_id)
+        if found is None or (found.bucket, found.key) != (bucket, key):
+            return None
+        if found.completed_at < time.time() - COMPLETED_UPLOAD_RETENTION_S:
+            return None
+        return copy.deepcopy(found)
 
     async def abort_upload(self, upload_id: str) -> bool:
         if upload_id not in self.db.uploads:

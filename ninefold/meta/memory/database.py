@@ -21,6 +21,7 @@ from ninefold.meta.listing import RangeQuery, VersionQuery
 from ninefold.meta.models import (
     REPAIR_MISSING_AT_WRITE,
     Bucket,
+    CompletedUpload,
     GcItem,
     NodeRecord,
     ObjectVersion,
@@ -79,6 +80,7 @@ class MemoryDatabase:
     by_row: dict[int, _Version] = field(default_factory=dict)
     uploads: dict[str, Upload] = field(default_factory=dict)
     parts: dict[str, dict[int, PartRow]] = field(default_factory=dict)
+    completed: dict[str, CompletedUpload] = field(default_factory=dict)
     chunks: dict[str, _Chunk] = field(default_factory=dict)
     gc: dict[int, GcItem] = field(default_factory=dict)
     #: chunk id -> (entry id, reason, queued at)

@@ -103,8 +103,20 @@ class PostgresBuckets(PostgresEngine):
 
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            result = await conn.execute(
-                "UPDATE buckets SET versioning = $1 WHERE name = $2", status, bucket
+            locked = await conn.fetchval(
+                "SELECT object_lock FROM buckets WHERE name = $1 FOR UPDATE", bucket
             )
-            if result != "UPDATE 1":
+            if locked is None:
                 raise errors.NoSuchBucket(BucketName=bucket)
+            rules.check_versioning_change(bool(locked), status)
+            await conn.execute("UPDATE buckets SET versioning = $1 WHERE name = $2", status, bucket)
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            versioning = await conn.fetchval(
+                "SELECT versioning FROM buckets WHERE name = $1 FOR UPDATE", bucket
+            )
+            if versioning is None:
+                raise errors.NoSuchBucket(BucketName=bucket)
+            rules.check_enable_lock(versioning)
+            await conn.execute("UPDATE buckets SET object_lock = true WHERE name = $1", bucket)

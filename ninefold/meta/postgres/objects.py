@@ -11,9 +11,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from ninefold.core import errors
 from ninefold.meta import rules
-from ninefold.meta.listing import ListCursor, VersionCursor
+from ninefold.meta.listing import ListCursor, VersionCursor, resume_below
 from ninefold.meta.models import DeleteOutcome, ListPage, ObjectVersion, VersionPage, WriteCondition
 from ninefold.meta.postgres import tx
 from ninefold.meta.postgres.engine import PostgresEngine
@@ -123,6 +122,7 @@ class PostgresObjects(PostgresEngine):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         async with self._pool.acquire() as conn, conn.transaction():
             versioning = await tx.versioning_state(conn, bucket)
@@ -130,7 +130,9 @@ class PostgresObjects(PostgresEngine):
             at = time.time()
             if version_id is None:
                 rows = await tx.key_rows(conn, bucket, key)
-                plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+                plan = rules.plan_delete_current(
+                    bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+                )
             else:
                 row = await conn.fetchrow(
                     f"SELECT {VERSION_ROW_COLS}, lock FROM objects "
@@ -146,6 +148,7 @@ class PostgresObjects(PostgresEngine):
                     None if row is None else version_row(tuple(row)),
                     now=at,
                     bypass_governance=bypass_governance,
+                    condition=condition,
                 )
             await tx.apply_delete(conn, bucket, key, plan, at)
             return plan.outcome
@@ -184,9 +187,15 @@ class PostgresObjects(PostgresEngine):
                     key_marker,
                     version_id_marker,
                 )
-                if marker_id is None:
-                    raise errors.InvalidArgument(
-                        "Invalid version id specified", ArgumentName="version-id-marker"
+                if marker_id is None:  # deleted since the last page
+                    marker_id = resume_below(
+                        version_id_marker,
+                        await conn.fetch(
+                            "SELECT id, version_id, last_modified FROM objects "
+                            "WHERE bucket = $1 AND key = $2",
+                            bucket,
+                            key_marker,
+                        ),
                     )
             cursor = VersionCursor(
                 prefix=prefix,

@@ -111,8 +111,8 @@ async def insert_object(conn: Conn, obj: ObjectVersion) -> int:
     object_id: int = await conn.fetchval(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner, lock, acl) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,$9,$10,$11,$12,"
-        "$13,$14,$15,$16,$17,$18) RETURNING id",
+        "tags, encryption, owner, lock, acl, part_checksums) VALUES ($1,$2,$3,TRUE,$4,$5,$6,$7,$8,"
+        "$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19) RETURNING id",
         obj.bucket,
         obj.key,
         obj.version_id,
@@ -131,6 +131,7 @@ async def insert_object(conn: Conn, obj: ObjectVersion) -> int:
         obj.owner,
         json.dumps(obj.lock),
         obj.acl,
+        json.dumps(list(obj.part_checksums)),
     )
     return object_id
 

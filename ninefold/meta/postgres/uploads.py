@@ -11,7 +11,9 @@ from dataclasses import replace
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta import rules
 from ninefold.meta.models import (
+    COMPLETED_UPLOAD_RETENTION_S,
     REPAIR_MISSING_AT_WRITE,
+    CompletedUpload,
     ObjectVersion,
     Part,
     Upload,
@@ -35,7 +37,7 @@ class PostgresUploads(PostgresEngine):
         async with self._pool.acquire() as conn, conn.transaction():
             await tx.require_bucket(conn, upload.bucket)
             await conn.execute(
-                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
                 upload.upload_id,
                 upload.bucket,
                 upload.key,
@@ -46,6 +48,7 @@ class PostgresUploads(PostgresEngine):
                 json.dumps(upload.user_meta),
                 upload.checksum_algorithm,
                 upload.storage_class,
+                upload.checksum_type,
             )
 
     async def get_upload(self, bucket: str, key: str, upload_id: str) -> Upload | None:
@@ -170,7 +173,49 @@ class PostgresUploads(PostgresEngine):
             # queued by put_part already, unless repaired meanwhile; this catches the rest
             await tx.enqueue_repair(conn, rules.repair_at_write(moved), REPAIR_MISSING_AT_WRITE)
             await tx.drop_upload(conn, upload.upload_id, at)
+            done = rules.completed_upload(upload.upload_id, obj, parts, plan.result, at)
+            await conn.execute(
+                "DELETE FROM completed_uploads WHERE completed_at < $1",
+                at - COMPLETED_UPLOAD_RETENTION_S,
+            )
+            await conn.execute(
+                "INSERT INTO completed_uploads (upload_id, bucket, key, parts, etag, version_id, "
+                "checksums, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                done.upload_id,
+                done.bucket,
+                done.key,
+                json.dumps(done.parts),
+                done.etag,
+                done.version_id,
+                json.dumps(done.checksums),
+                done.completed_at,
+            )
         return plan.result
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        async with self._pool.acquire() as conn:
+            row = await conn.fetchrow(
+                "SELECT parts, etag, version_id, checksums, completed_at FROM completed_uploads "
+                "WHERE upload_id = $1 AND bucket = $2 AND key = $3 AND completed_at >= $4",
+                upload_id,
+                bucket,
+                key,
+                time.time() - COMPLETED_UPLOAD_RETENTION_S,
+            )
+        if row is None:
+            return None
+        return CompletedUpload(
+            upload_id,
+            bucket,
+            key,
+            tuple(json.loads(row[0])),
+            row[1],
+            row[2],
+            json.loads(row[3]),
+            float(row[4]),
+        )
 
     async def abort_upload(self, upload_id: str) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():

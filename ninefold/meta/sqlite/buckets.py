@@ -131,6 +131,21 @@ class SqliteBuckets(SqliteEngine):
     async def set_bucket_versioning(self, bucket: str, status: str) -> None:
         def fn(conn: sqlite3.Connection) -> None:
             tx.require_bucket(conn, bucket)
+            (locked,) = conn.execute(
+                "SELECT object_lock FROM buckets WHERE name = ?", (bucket,)
+            ).fetchone()
+            rules.check_versioning_change(bool(locked), status)
             conn.execute("UPDATE buckets SET versioning = ? WHERE name = ?", (status, bucket))
+
+        await self._write(fn, bucket_change=True)
+
+    async def enable_object_lock(self, bucket: str) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            tx.require_bucket(conn, bucket)
+            (versioning,) = conn.execute(
+                "SELECT versioning FROM buckets WHERE name = ?", (bucket,)
+            ).fetchone()
+            rules.check_enable_lock(versioning)
+            conn.execute("UPDATE buckets SET object_lock = 1 WHERE name = ?", (bucket,))
 
         await self._write(fn, bucket_change=True)

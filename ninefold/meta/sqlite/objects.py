@@ -11,9 +11,8 @@ import sqlite3
 from dataclasses import replace
 from typing import Any
 
-from ninefold.core import errors
 from ninefold.meta import rules
-from ninefold.meta.listing import RangeQuery, VersionCursor, list_page
+from ninefold.meta.listing import RangeQuery, VersionCursor, list_page, resume_below
 from ninefold.meta.models import DeleteOutcome, ListPage, ObjectVersion, VersionPage, WriteCondition
 from ninefold.meta.rows import (
     CHUNK_DATA_COLS,
@@ -116,13 +115,16 @@ class SqliteObjects(SqliteEngine):
         *,
         owner: str = "",
         bypass_governance: bool = False,
+        condition: WriteCondition | None = None,
     ) -> DeleteOutcome:
         def fn(conn: sqlite3.Connection) -> DeleteOutcome:
             versioning = tx.versioning_state(conn, bucket)
             at = tx.now()
             if version_id is None:
                 rows = tx.key_rows(conn, bucket, key)
-                plan = rules.plan_delete_current(bucket, key, versioning, rows, owner=owner, now=at)
+                plan = rules.plan_delete_current(
+                    bucket, key, versioning, rows, owner=owner, now=at, condition=condition
+                )
             else:
                 row = conn.execute(
                     f"SELECT {VERSION_ROW_COLS}, lock FROM objects "
@@ -136,6 +138,7 @@ class SqliteObjects(SqliteEngine):
                     None if row is None else version_row(row),
                     now=at,
                     bypass_governance=bypass_governance,
+                    condition=condition,
                 )
             tx.apply_delete(conn, bucket, key, plan, at)
             return plan.outcome
@@ -176,11 +179,17 @@ class SqliteObjects(SqliteEngine):
                     "SELECT id FROM objects WHERE bucket = ? AND key = ? AND version_id = ?",
                     (bucket, key_marker, version_id_marker),
                 ).fetchone()
-                if row is None:
-                    raise errors.InvalidArgument(
-                        "Invalid version id specified", ArgumentName="version-id-marker"
+                if row is None:  # deleted since the last page
+                    marker_id = resume_below(
+                        version_id_marker,
+                        conn.execute(
+                            "SELECT id, version_id, last_modified FROM objects "
+                            "WHERE bucket = ? AND key = ?",
+                            (bucket, key_marker),
+                        ).fetchall(),
                     )
-                marker_id = int(row[0])
+                else:
+                    marker_id = int(row[0])
             cursor = VersionCursor(
                 prefix=prefix,
                 delimiter=delimiter,

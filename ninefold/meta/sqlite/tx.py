@@ -97,7 +97,8 @@ def insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
     cur = conn.execute(
         "INSERT INTO objects (bucket, key, version_id, is_latest, is_delete_marker, size, etag, "
         "last_modified, content_type, headers, user_meta, checksums, storage_class, part_sizes, "
-        "tags, encryption, owner, lock, acl) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "tags, encryption, owner, lock, acl, part_checksums) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             obj.bucket,
             obj.key,
@@ -118,6 +119,7 @@ def insert_object(conn: sqlite3.Connection, obj: ObjectVersion) -> int:
             obj.owner,
             json.dumps(obj.lock),
             obj.acl,
+            json.dumps(list(obj.part_checksums)),
         ),
     )
     assert cur.lastrowid is not None

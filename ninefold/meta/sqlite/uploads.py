@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import replace
 
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta import rules
 from ninefold.meta.models import (
+    COMPLETED_UPLOAD_RETENTION_S,
     REPAIR_MISSING_AT_WRITE,
+    CompletedUpload,
     ObjectVersion,
     Part,
     Upload,
@@ -40,7 +43,7 @@ class SqliteUploads(SqliteEngine):
         def fn(conn: sqlite3.Connection) -> None:
             tx.require_bucket(conn, upload.bucket)
             conn.execute(
-                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO uploads ({UPLOAD_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     upload.upload_id,
                     upload.bucket,
@@ -52,6 +55,7 @@ class SqliteUploads(SqliteEngine):
                     json.dumps(upload.user_meta),
                     upload.checksum_algorithm,
                     upload.storage_class,
+                    upload.checksum_type,
                 ),
             )
 
@@ -179,9 +183,52 @@ class SqliteUploads(SqliteEngine):
             # queued by put_part already, unless repaired meanwhile; this catches the rest
             tx.enqueue_repair(conn, rules.repair_at_write(moved), REPAIR_MISSING_AT_WRITE, at)
             tx.drop_upload(conn, upload.upload_id, at)
+            done = rules.completed_upload(upload.upload_id, obj, parts, plan.result, at)
+            conn.execute(
+                "DELETE FROM completed_uploads WHERE completed_at < ?",
+                (at - COMPLETED_UPLOAD_RETENTION_S,),
+            )
+            conn.execute(
+                "INSERT INTO completed_uploads (upload_id, bucket, key, parts, etag, version_id, "
+                "checksums, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    done.upload_id,
+                    done.bucket,
+                    done.key,
+                    json.dumps(done.parts),
+                    done.etag,
+                    done.version_id,
+                    json.dumps(done.checksums),
+                    done.completed_at,
+                ),
+            )
             return plan.result
 
         return await self._write(fn)
+
+    async def get_completed_upload(
+        self, bucket: str, key: str, upload_id: str
+    ) -> CompletedUpload | None:
+        def fn(conn: sqlite3.Connection) -> CompletedUpload | None:
+            row = conn.execute(
+                "SELECT parts, etag, version_id, checksums, completed_at FROM completed_uploads "
+                "WHERE upload_id = ? AND bucket = ? AND key = ? AND completed_at >= ?",
+                (upload_id, bucket, key, time.time() - COMPLETED_UPLOAD_RETENTION_S),
+            ).fetchone()
+            if row is None:
+                return None
+            return CompletedUpload(
+                upload_id,
+                bucket,
+                key,
+                tuple(json.loads(row[0])),
+                row[1],
+                row[2],
+                json.loads(row[3]),
+                float(row[4]),
+            )
+
+        return await self._read(fn)
 
     async def abort_upload(self, upload_id: str) -> bool:
         def fn(conn: sqlite3.Connection) -> bool:

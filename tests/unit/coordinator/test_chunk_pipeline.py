@@ -145,28 +145,44 @@ def test_delete_removes_every_fragment(tmp_path: Path) -> None:
     asyncio.run(go())
 
 
-@pytest.mark.parametrize("live", [8, 7])
-def test_fewer_live_stores_than_fragments_still_make_the_quorum(tmp_path: Path, live: int) -> None:
-    """Nodes marked down leave 8 (or 7) stores for 9 fragments: the chunk is written with the
-    rest recorded missing (for repair), and reads back."""
-    io, _stores = make_io(tmp_path)
+@pytest.mark.parametrize("live", [8, 7, 6, 5])
+def test_fewer_live_stores_than_fragments_get_every_fragment(tmp_path: Path, live: int) -> None:
+    """Nodes marked down leave 8 .. 5 stores for 9 fragments (6: a zone of three lost): every
+    fragment is still written, some stores holding two of the chunk (never more), nothing on
+    the stores that are down; the chunk reads back, also after losing any one live store."""
+    io, stores = make_io(tmp_path)
     io.use(io.view.with_infos(io.view.infos[:live]))
     data = os.urandom(2 * STRIPE + 7)
     record = asyncio.run(write(io, EC_6_3, data))
-    assert sum(1 for s in record.stores if s) == live
-    assert record.stores[live:] == ("",) * (9 - live)
+    assert "" not in record.stores and len(record.stores) == 9
+    assert set(record.stores) == {f"d{i}" for i in range(1, live + 1)}
+    assert max(record.stores.count(s) for s in record.stores) == 2
+    for i, store_id in enumerate(record.stores):
+        assert path_of(stores, record, i).exists(), (i, store_id)
+    assert asyncio.run(read(io, record)) == data
+    busiest = max(record.stores, key=record.stores.count)
+    shutil.rmtree(stores[busiest].root)
     assert asyncio.run(read(io, record)) == data
 
 
-@pytest.mark.parametrize(("scheme", "live"), [(EC_6_3, 6), (REP_4, 2)])
+@pytest.mark.parametrize(("scheme", "live"), [(EC_6_3, 2), (EC_6_3, 1), (REP_4, 1)])
 def test_below_the_write_quorum_of_live_stores_nothing_is_written(
     tmp_path: Path, scheme: Scheme, live: int
 ) -> None:
+    """Too few live stores for any placement that survives the loss of one of them (6+3 on two
+    stores: 5 + 4 fragments; rep:4 on one): refused before anything is written."""
     io, stores = make_io(tmp_path)
     io.use(io.view.with_infos(io.view.infos[:live]))
     with pytest.raises(WriteQuorumFailed):
         asyncio.run(write(io, scheme, os.urandom(1000)))
     assert not [p for s in stores.values() for p in s.root.rglob("*") if p.is_file()]
+
+
+def test_no_live_store_at_all_refuses_the_write(tmp_path: Path) -> None:
+    io, _stores = make_io(tmp_path)
+    io.use(io.view.with_infos([]))
+    with pytest.raises(WriteQuorumFailed):
+        io.new_chunk_writer(EC_6_3)
 
 
 def test_inline_chunk_ranges_and_damage(tmp_path: Path) -> None:

@@ -244,8 +244,9 @@ def test_a_chunk_keeps_the_view_it_started_with() -> None:
         io.use(ClusterView(others, [i for i in old.infos if i.store_id in others]))
         record = await writer.commit()
         assert all(s in first_nine.stores for s in record.stores)
-        with pytest.raises(WriteQuorumFailed):  # three stores cannot take a new 6+3 chunk
-            io.new_chunk_writer(EC_6_3)
+        # the next chunk goes to the new view's three stores (three fragments each)
+        later = await write(io, EC_6_3, os.urandom(1000))
+        assert sorted(set(later.stores)) == sorted(others) and "" not in later.stores
         io.use(first_nine)
         data = os.urandom(9 * STRIPE)  # three read batches: the last is fetched after the swap
         big = await write(io, EC_6_3, data)

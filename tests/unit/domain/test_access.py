@@ -200,6 +200,124 @@ def test_public_acls_are_refused_under_block_public_acls(acl: str) -> None:
     run(go)
 
 
+class CountingMeta(MemoryMetaStore):
+    """The in-memory store, counting the object reads authorization makes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.object_reads = 0
+
+    async def get_object(self, bucket: str, key: str) -> ObjectVersion | None:
+        self.object_reads += 1
+        return await super().get_object(bucket, key)
+
+    async def get_object_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectVersion | None:
+        self.object_reads += 1
+        return await super().get_object_version(bucket, key, version_id)
+
+
+def test_existing_object_tags_are_read_only_when_a_policy_names_them() -> None:
+    async def go(w: World) -> None:
+        meta = CountingMeta()
+        w.meta, w.iam = meta, IamService(meta)
+        w.buckets, w.access = BucketService(meta, "us-east-1"), Access(meta, w.iam)
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.iam.create_user("alice")
+        read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
+        await w.iam.put_policy("read", policy(read).decode())
+        await w.iam.attach("read", kind="user", target="alice", attached=True)
+        assert await w.allowed(ALICE, "s3:GetObject", key="k")
+        assert await w.allowed(ROOT, "s3:GetObject", key="k")
+        assert meta.object_reads == 0
+        tagged = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "secret"}},
+        }
+        await w.buckets.set_policy(await w.bucket(), policy(tagged))
+        assert await w.allowed(ALICE, "s3:GetObject", key="k")
+        assert meta.object_reads == 1
+
+    run(go)
+
+
+def test_existing_object_tags_are_those_of_the_version_named() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.meta.set_bucket_versioning("b", "Enabled")
+        old = await w.meta.put_object(
+            ObjectVersion(
+                bucket="b", key="k", size=0, etag="e", last_modified=1.0, tags={"class": "secret"}
+            )
+        )
+        new = await w.meta.put_object(
+            ObjectVersion(bucket="b", key="k", size=0, etag="f", last_modified=2.0, tags={})
+        )
+        assert old and new and old != new
+        deny = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject*",
+            "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"StringEquals": {"s3:ExistingObjectTag/class": "secret"}},
+        }
+        await w.buckets.set_policy(await w.bucket(), policy(deny))
+        assert await w.allowed(ROOT, "s3:GetObject", key="k")
+        assert await w.allowed(ROOT, "s3:GetObjectVersion", key="k", version_id=new)
+        assert not await w.allowed(ROOT, "s3:GetObjectVersion", key="k", version_id=old)
+
+    run(go)
+
+
+def test_body_condition_keys_are_read_only_when_a_policy_names_them() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        reads: list[str] = []
+
+        async def body() -> dict[str, str | list[str]]:
+            reads.append("body")
+            return {"s3:requestobjecttag/class": "secret", "s3:requestobjecttagkeys": ["class"]}
+
+        put_tags: dict[str, Any] = {"key": "k", "body_context": body}
+        assert await w.allowed(ROOT, "s3:PutObjectTagging", **put_tags)
+        other = {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "*"}
+        await w.buckets.set_policy(await w.bucket(), policy(other))
+        assert await w.allowed(ROOT, "s3:PutObjectTagging", **put_tags)
+        assert reads == []
+        deny = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObjectTagging",
+            "Resource": "arn:aws:s3:::b/*",
+            "Condition": {"StringEquals": {"s3:RequestObjectTag/class": "secret"}},
+        }
+        await w.buckets.set_policy(await w.bucket(), policy(deny))
+        assert not await w.allowed(ROOT, "s3:PutObjectTagging", **put_tags)
+        assert reads == ["body"]
+
+    run(go)
+
+
+def test_principal_keys_of_a_user() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.iam.create_user("alice")
+        mine = {
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::b/${aws:PrincipalAccount}/${aws:username}/*",
+            "Condition": {"StringEquals": {"aws:PrincipalType": "User"}},
+        }
+        await w.iam.put_policy("home", policy(mine).decode())
+        await w.iam.attach("home", kind="user", target="alice", attached=True)
+        assert await w.allowed(ALICE, "s3:GetObject", key="000000000000/alice/x")
+        assert not await w.allowed(ALICE, "s3:GetObject", key="000000000000/bob/x")
+
+
 OTHER = "111122223333"
 OTHER_ROOT = Principal("OTHERKEY", "root", True, OTHER)
 OTHER_USER = Principal("CAROLKEY", "carol", False, OTHER)

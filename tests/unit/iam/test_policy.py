@@ -218,6 +218,12 @@ def test_an_identity_policy_cannot_name_a_principal(field: str) -> None:
         parse_policy(json.dumps(doc), identity=True)
 
 
+def test_not_principal_with_allow_is_refused_and_with_deny_accepted() -> None:
+    with pytest.raises(MalformedPolicy, match="NotPrincipal"):
+        policy(statement("Allow", NotPrincipal={"AWS": ROOT}), bucket=BUCKET)
+    assert policy(statement("Deny", NotPrincipal={"AWS": ROOT}), bucket=BUCKET).statements
+
+
 # -- Condition ----------------------------------------------------------------------------------
 
 NOW = "2024-06-01T12:00:00Z"
@@ -398,7 +404,6 @@ def test_bool_secure_transport_denies_plain_http() -> None:
         ([statement("Deny", Principal="*")], False),
         ([statement("Allow", Principal={"AWS": ROOT})], False),
         ([statement("Allow", Principal={"AWS": [ROOT, ALICE]})], False),
-        ([statement("Allow", NotPrincipal={"AWS": ROOT})], False),
     ],
 )
 def test_is_public(statements: list[dict[str, Any]], public: bool) -> None:
@@ -461,6 +466,10 @@ def _without(name: str) -> dict[str, Any]:
         pytest.param(_doc(_without("Principal")), id="no-principal"),
         pytest.param(_doc({**statement(), "NotPrincipal": {"AWS": ROOT}}),
                      id="principal-and-notprincipal"),
+        # AWS supports NotPrincipal only with Deny (with Allow it grants anyone but those named)
+        pytest.param(_doc(statement("Allow", NotPrincipal={"AWS": ROOT})),
+                     id="notprincipal-allow"),
+        pytest.param(_doc(statement("Allow", NotPrincipal="*")), id="notprincipal-allow-star"),
         pytest.param(_doc(statement(Principal=ROOT)), id="principal-bare-arn"),
         pytest.param(_doc(statement(Principal={})), id="principal-empty"),
         pytest.param(_doc(statement(Principal={"User": "*"})), id="principal-bad-type"),
@@ -517,3 +526,112 @@ def test_a_bucket_policy_refuses_resources_outside_its_bucket(resource: str) -> 
             parse_policy(_doc(statement(**{field: [f"arn:aws:s3:::{BUCKET}/*", resource]})), BUCKET)
     # without a bucket (an identity policy, say) any S3 resource may be named
     assert isinstance(parse_policy(_doc(statement(Resource=resource))), Policy)
+
+
+# -- policy variables ---------------------------------------------------------------------------
+
+HOME = f"arn:aws:s3:::{BUCKET}/home/${{aws:username}}/*"
+
+
+@pytest.mark.parametrize(
+    ("resource", "context", "key", "matches"),
+    [
+        (HOME, {"aws:username": "alice"}, "home/alice/notes.txt", True),
+        (HOME, {"aws:username": "alice"}, "home/bob/notes.txt", False),
+        (HOME, {"aws:username": "bob"}, "home/bob/notes.txt", True),
+        # a variable's value is literal, never a wildcard
+        (HOME, {"aws:username": "*"}, "home/bob/notes.txt", False),
+        (HOME, {"aws:username": "*"}, "home/*/notes.txt", True),
+        # no value: the resource matches nothing
+        (HOME, {}, "home/alice/notes.txt", False),
+        (HOME, {}, "home/${aws:username}/notes.txt", False),
+        # several values: not usable as a variable
+        (HOME, {"aws:username": ["alice", "bob"]}, "home/alice/notes.txt", False),
+        # a default for a missing key
+        (f"arn:aws:s3:::{BUCKET}/home/${{aws:username, 'guest'}}/*", {},
+         "home/guest/notes.txt", True),
+        (f"arn:aws:s3:::{BUCKET}/home/${{aws:username, 'guest'}}/*", {"aws:username": "alice"},
+         "home/guest/notes.txt", False),
+        # key names are case-insensitive; other keys work as variables too
+        (f"arn:aws:s3:::{BUCKET}/${{AWS:UserName}}/*", {"aws:username": "alice"},
+         "alice/x", True),
+        (f"arn:aws:s3:::{BUCKET}/${{aws:PrincipalAccount}}/*", {"aws:principalaccount": "42"},
+         "42/x", True),
+        # ${*} ${?} ${$}: those characters literally
+        (f"arn:aws:s3:::{BUCKET}/a${{*}}b", {}, "a*b", True),
+        (f"arn:aws:s3:::{BUCKET}/a${{*}}b", {}, "axxb", False),
+        (f"arn:aws:s3:::{BUCKET}/a${{?}}${{$}}", {}, "a?$", True),
+    ],
+)  # fmt: skip
+def test_variables_in_resources(
+    resource: str, context: dict[str, Any], key: str, matches: bool
+) -> None:
+    doc = policy(statement(Resource=resource), bucket=BUCKET)
+    request = facts(resource=f"arn:aws:s3:::{BUCKET}/{key}", **context)
+    assert (doc.evaluate(request) == "Allow") is matches
+
+
+def test_a_variable_without_a_value_leaves_a_not_resource_statement_unmatched() -> None:
+    stmt = statement("Deny", NotResource=HOME)
+    doc = policy(statement("Allow"), stmt, bucket=BUCKET)
+    mine = f"arn:aws:s3:::{BUCKET}/home/alice/x"
+    assert doc.evaluate(facts(resource=mine, **{"aws:username": "alice"})) == "Allow"
+    other = f"arn:aws:s3:::{BUCKET}/home/bob/x"
+    assert doc.evaluate(facts(resource=other, **{"aws:username": "alice"})) == "Deny"
+    assert doc.evaluate(facts(resource=mine)) == "Allow"  # the Deny cannot be resolved
+
+
+@pytest.mark.parametrize(
+    ("condition", "context", "holds"),
+    [
+        ({"StringLike": {"s3:prefix": "${aws:username}/*"}},
+         {"aws:username": "alice", "s3:prefix": "alice/docs"}, True),
+        ({"StringLike": {"s3:prefix": "${aws:username}/*"}},
+         {"aws:username": "alice", "s3:prefix": "bob/docs"}, False),
+        ({"StringLike": {"s3:prefix": "${aws:username}/*"}},
+         {"aws:username": "a*", "s3:prefix": "abc/docs"}, False),
+        ({"StringEquals": {"s3:prefix": "${aws:username}/"}},
+         {"aws:username": "alice", "s3:prefix": "alice/"}, True),
+        ({"StringEquals": {"s3:prefix": "home/${aws:userid, 'anonymous'}"}},
+         {"s3:prefix": "home/anonymous"}, True),
+        ({"StringEqualsIgnoreCase": {"s3:prefix": "${aws:username}"}},
+         {"aws:username": "Alice", "s3:prefix": "ALICE"}, True),
+        ({"StringNotEquals": {"s3:prefix": "${aws:username}/"}},
+         {"aws:username": "alice", "s3:prefix": "bob/"}, True),
+        # an unresolved variable: the statement does not apply, negated operator or not
+        ({"StringNotEquals": {"s3:prefix": "${aws:username}/"}}, {"s3:prefix": "bob/"}, False),
+        ({"StringEquals": {"s3:prefix": "${aws:username}/"}}, {"s3:prefix": "${aws:username}/"},
+         False),
+        # only the String operators take variables: elsewhere ${...} is just text
+        ({"NumericEquals": {"s3:max-keys": "${s3:max-keys}"}}, {"s3:max-keys": "5"}, False),
+    ],
+)  # fmt: skip
+def test_variables_in_condition_values(
+    condition: dict[str, Any], context: dict[str, Any], holds: bool
+) -> None:
+    assert applies(statement(Condition=condition), facts(**context)) is holds
+
+
+def test_variables_are_literal_text_before_the_2012_language() -> None:
+    for version in ("2008-10-17", None):
+        doc: dict[str, Any] = {"Statement": [statement(Resource=HOME)]}
+        if version:
+            doc["Version"] = version
+        old = parse_policy(json.dumps(doc), BUCKET)
+        literal = f"arn:aws:s3:::{BUCKET}/home/${{aws:username}}/x"
+        assert old.evaluate(facts(resource=literal, **{"aws:username": "bob"})) == "Allow"
+        named = f"arn:aws:s3:::{BUCKET}/home/bob/x"
+        assert old.evaluate(facts(resource=named, **{"aws:username": "bob"})) is None
+
+
+def test_mentions_names_the_condition_keys_and_variables_used() -> None:
+    doc = policy(
+        statement(Condition={"StringEquals": {"s3:ExistingObjectTag/Class": "public"}}),
+        statement(Resource=HOME),
+        statement(Condition={"StringLike": {"s3:prefix": "${s3:RequestObjectTag/team}/*"}}),
+    )
+    assert doc.mentions("s3:existingobjecttag/")
+    assert doc.mentions("aws:username")
+    assert doc.mentions("s3:requestobjecttag/")
+    assert not policy(statement()).mentions("s3:existingobjecttag/")
+    assert not policy(statement(Resource=f"arn:aws:s3:::{BUCKET}/a${{*}}")).mentions("*")

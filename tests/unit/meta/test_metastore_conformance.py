@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ninefold.core import errors
 from ninefold.fragments.records import ChunkRecord
 from ninefold.meta.memory import MemoryDatabase, MemoryMetaStore
-from ninefold.meta.models import Bucket, ObjectVersion, Part, Upload
+from ninefold.meta.models import Bucket, ObjectVersion, Part, Upload, WriteCondition
 from ninefold.meta.postgres import PostgresMetaStore
 from ninefold.meta.sqlite import SqliteMetaStore
 from ninefold.meta.store import MetaStore
@@ -160,6 +160,46 @@ def test_overwrite_queues_old_chunks_for_gc(tmp_path: Path, backend: OpenStore) 
         assert [i.chunk for i in await store.gc_pending(time.time() + 1, 10)] == [chunk(3)]
         with pytest.raises(errors.NoSuchBucket):
             await store.put_object(obj("k", bucket="missing"))
+        await store.close()
+
+    run(go())
+
+
+def test_completed_upload_is_remembered(tmp_path: Path, backend: OpenStore) -> None:
+    """complete_upload records, in its transaction, what a repeated complete must answer:
+    the parts it took, the ETag, the version id and the checksums; for its bucket and key
+    only, and not for an upload that failed its condition or was aborted."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.set_bucket_versioning("b", "Enabled")
+        n = 0
+        for upload_id in ("u1", "u2", "u3"):
+            await store.create_upload(Upload(upload_id, "b", "k", time.time(), "root"))
+            for number in (1, 2):
+                n += 1
+                part = Part(upload_id, number, 100, f"{n:032x}", time.time(), {}, (chunk(n),))
+                await store.put_part(part)
+        assert await store.get_completed_upload("b", "k", "u1") is None  # not completed yet
+        before = time.time()
+        version = await store.complete_upload(Upload("u1", "b", "k", 0, "root"), obj("k"), [1, 2])
+        done = await store.get_completed_upload("b", "k", "u1")
+        assert done is not None
+        assert (done.upload_id, done.bucket, done.key, done.parts) == ("u1", "b", "k", (1, 2))
+        assert (done.etag, done.version_id) == ("e" * 32, version)
+        assert done.checksums == {"crc32": "AAAAAA==", "type": "FULL_OBJECT"}
+        assert done.completed_at >= before - 1
+        assert await store.get_completed_upload("b", "other", "u1") is None
+        assert await store.get_completed_upload("c", "k", "u1") is None
+        # a complete whose condition fails leaves the upload open and records nothing
+        with pytest.raises(errors.PreconditionFailed):
+            await store.complete_upload(
+                Upload("u2", "b", "k", 0, "root"), obj("k"), [1], WriteCondition(if_none_match=True)
+            )
+        assert await store.get_completed_upload("b", "k", "u2") is None
+        assert await store.get_upload("b", "k", "u2") is not None
+        assert await store.abort_upload("u3")
+        assert await store.get_completed_upload("b", "k", "u3") is None
         await store.close()
 
     run(go())
@@ -817,6 +857,35 @@ def test_versioning_suspended_replaces_the_null_version(tmp_path: Path, backend:
     run(go())
 
 
+def test_object_lock_on_an_existing_bucket_needs_versioning(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    """Object Lock comes on only over Enabled versioning, and then keeps it Enabled: both
+    decided in the transaction that writes (no window between check and write)."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        with pytest.raises(errors.InvalidBucketState):  # never versioned
+            await store.enable_object_lock("b")
+        await store.set_bucket_versioning("b", "Suspended")
+        with pytest.raises(errors.InvalidBucketState):
+            await store.enable_object_lock("b")
+        await store.set_bucket_versioning("b", "Enabled")
+        await store.enable_object_lock("b")
+        record = await store.get_bucket("b")
+        assert record is not None and record.object_lock and record.versioning == "Enabled"
+        with pytest.raises(errors.InvalidBucketState):
+            await store.set_bucket_versioning("b", "Suspended")
+        await store.set_bucket_versioning("b", "Enabled")  # no change is fine
+        record = await store.get_bucket("b")
+        assert record is not None and record.versioning == "Enabled"
+        with pytest.raises(errors.NoSuchBucket):
+            await store.enable_object_lock("absent")
+        await store.close()
+
+    run(go())
+
+
 def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: OpenStore) -> None:
     async def go() -> None:
         store = await open_store(backend, tmp_path)
@@ -863,15 +932,64 @@ def test_list_object_versions_pages_and_delimiters(tmp_path: Path, backend: Open
         )
         assert page.common_prefixes == ["d/", "f/"]
         assert sorted({v.key for v in page.versions}) == ["a", "e"]
-        with pytest.raises(errors.InvalidArgument):
+        with pytest.raises(errors.InvalidArgument):  # not a version id at all
             await store.list_object_versions(
                 "b",
                 prefix="",
                 delimiter="",
                 key_marker="a",
-                version_id_marker="0" * 32,
+                version_id_marker="not-a-version-id",
                 max_keys=10,
             )
+        await store.close()
+
+    run(go())
+
+
+def test_list_object_versions_continues_after_a_deleted_marker_version(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    """The version a page ended on is deleted before the next page is asked for: the listing
+    goes on with the versions of that key older than it (version ids are ordered by the time
+    they were made), then the next keys; nothing is skipped, nothing repeated."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        assert await store.put_object(obj("k", chunk(90))) is None  # the null version, oldest
+        await store.set_bucket_versioning("b", "Enabled")
+        ids = [await store.put_object(obj("k", chunk(n))) for n in range(1, 6)]
+        after = await store.put_object(obj("m", chunk(9)))
+        newest_first = [*reversed(ids), "null"]
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="", version_id_marker="", max_keys=2
+        )
+        assert [v.version_id for v in page.versions] == newest_first[:2]
+        assert page.next_key_marker == "k" and page.next_version_id_marker == ids[3]
+        # the marker version and the one after it go
+        assert (await store.delete_version("b", "k", ids[3])).existed
+        assert (await store.delete_version("b", "k", ids[2])).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[3], max_keys=10
+        )
+        assert [(v.key, v.version_id) for v in page.versions] == [
+            ("k", ids[1]),
+            ("k", ids[0]),
+            ("k", "null"),
+            ("m", after),
+        ]
+        # a marker newer than every remaining version of the key: all of them follow
+        assert (await store.delete_version("b", "k", ids[4])).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[4], max_keys=10
+        )
+        assert [v.version_id for v in page.versions] == [ids[1], ids[0], "null", after]
+        # the key is gone altogether: the next key follows
+        for v in (ids[1], ids[0], "null"):
+            assert (await store.delete_version("b", "k", v)).existed
+        page = await store.list_object_versions(
+            "b", prefix="", delimiter="", key_marker="k", version_id_marker=ids[1], max_keys=10
+        )
+        assert [(v.key, v.version_id) for v in page.versions] == [("m", after)]
         await store.close()
 
     run(go())
@@ -1075,6 +1193,77 @@ def test_sqlite_point_read_waits_off_the_loop_when_the_database_is_locked(
         got = await asyncio.wait_for(read, 10)
         assert got is not None and got.chunks == (chunk(1),)
         assert await store.get_object("b", "k") == got  # and back on the loop
+        await store.close()
+
+    run(go())
+
+
+def test_multipart_checksum_fields_round_trip(tmp_path: Path, backend: OpenStore) -> None:
+    """An upload keeps its checksum type; the object it completes keeps its parts' checksums
+    (read back as written, in part order, by every backend)."""
+
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        up = Upload(
+            "u9",
+            "b",
+            "k",
+            time.time(),
+            "root",
+            checksum_algorithm="crc32",
+            checksum_type="FULL_OBJECT",
+        )
+        await store.create_upload(up)
+        got_up = await store.get_upload("b", "k", "u9")
+        assert got_up is not None
+        assert (got_up.checksum_algorithm, got_up.checksum_type) == ("crc32", "FULL_OBJECT")
+        listed = await store.list_uploads(
+            "b", prefix="", key_marker="", upload_id_marker="", max_uploads=10
+        )
+        assert [u.checksum_type for u in listed] == ["FULL_OBJECT"]
+        for n in (1, 2):
+            await store.put_part(
+                Part("u9", n, 100, f"{n:032x}", time.time(), {"crc32": f"AAAAA{n}=="}, (chunk(n),))
+            )
+        sums = ({"crc32": "AAAAA1=="}, {"crc32": "AAAAA2=="})
+        done = ObjectVersion(
+            "b",
+            "k",
+            200,
+            "e" * 32 + "-2",
+            time.time(),
+            part_sizes=(100, 100),
+            part_checksums=sums,
+            checksums={"crc32": "AAAAAA==", "type": "FULL_OBJECT"},
+        )
+        await store.complete_upload(up, done, [1, 2])
+        got = await store.get_object("b", "k")
+        assert got is not None
+        assert got.part_checksums == sums and got.part_sizes == (100, 100)
+        assert got.checksums == {"crc32": "AAAAAA==", "type": "FULL_OBJECT"}
+        # a single PUT has none
+        await store.put_object(obj("single", chunk(5)))
+        single = await store.get_object("b", "single")
+        assert single is not None and single.part_checksums == ()
+
+
+def test_delete_condition_is_checked_in_the_delete_transaction(
+    tmp_path: Path, backend: OpenStore
+) -> None:
+    async def go() -> None:
+        store = await open_store(backend, tmp_path)
+        await store.put_object(obj("k", chunk(1)))
+        with pytest.raises(errors.PreconditionFailed):
+            await store.delete_version(
+                "b", "k", None, condition=WriteCondition(if_match=("0" * 32,))
+            )
+        assert await store.get_object("b", "k") is not None  # nothing was deleted
+        out = await store.delete_version(
+            "b", "k", None, condition=WriteCondition(if_match=("e" * 32,))
+        )
+        assert out.existed and await store.get_object("b", "k") is None
+        with pytest.raises(errors.NoSuchKey):
+            await store.delete_version("b", "k", None, condition=WriteCondition(if_match=("*",)))
         await store.close()
 
     run(go())

@@ -143,11 +143,16 @@ def test_fragments_missing_since_the_write_are_rebuilt(tmp_path: Path) -> None:
     async def go() -> None:
         rig = await Rig(tmp_path).open()
         live = rig.io.view
-        rig.io.use(live.with_infos(live.infos[:7]))  # three stores unavailable while writing
+        # nine stores to place on, two of them failing while writing: 7 of 9 is the quorum
+        rig.io.use(live.with_infos(live.infos[:9]))
+        for name in ("d1", "d2"):
+            shutil.rmtree(rig.stores[name].root)
         await rig.put("ec", os.urandom(2 * STRIPE + 5))
-        await rig.put("rep", os.urandom(1000))
+        for name in ("d1", "d2"):
+            rig.stores[name].root.mkdir()
         rig.io.use(live)
-        assert "" in (await rig.record("ec")).stores
+        await rig.put("rep", os.urandom(1000))
+        assert (await rig.record("ec")).stores.count("") == 2
         assert await rig.meta.repair_count() == 1  # queued by the commit itself (rep had 4)
         await rig.repair_all(RepairWorker(rig.meta, rig.io, RepairSettings()))
         await rig.assert_whole()

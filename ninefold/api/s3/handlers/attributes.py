@@ -4,8 +4,12 @@ Only the attributes named in ``x-amz-object-attributes`` are returned. The ETag 
 here (unlike every header). ``ObjectParts`` exists for multipart objects only; their parts are
 numbered 1..N in the order they were completed (as ``GetObject?partNumber`` counts them) and
 listed with their sizes, paginated by ``x-amz-max-parts`` and ``x-amz-part-number-marker``
-(values that are not numbers are ignored, as S3 does). Per-part checksums are not kept, so parts
-carry none.
+(values that are not numbers are ignored, as S3 does).
+
+Checksums of multipart objects follow S3: a COMPOSITE checksum is given without its ``-N``
+suffix (HEAD and GET keep it), and its parts are listed with their checksums; a FULL_OBJECT
+object's ``ObjectParts`` carries only ``PartsCount`` (its part checksums are not what its
+checksum is made of). A multipart object without a checksum lists its parts with their sizes.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ def _checksum_xml(obj: ObjectVersion) -> ET.Element | None:
     if not sums:
         return None
     kind = obj.checksums.get("type")
+    if kind == "COMPOSITE" and obj.part_sizes:
+        sums = {name: value.rsplit("-", 1)[0] for name, value in sums.items()}
     return element(
         "Checksum",
         *(child("Checksum" + name.upper(), value) for name, value in sums.items()),
@@ -68,6 +74,8 @@ def _checksum_xml(obj: ObjectVersion) -> ET.Element | None:
 def _parts_xml(obj: ObjectVersion, headers: MultiMapping[str]) -> ET.Element | None:
     if not obj.part_sizes:
         return None
+    if obj.checksums.get("type") == "FULL_OBJECT":
+        return element("ObjectParts", child("PartsCount", len(obj.part_sizes)))
     max_parts = _int_header(headers, "x-amz-max-parts", DEFAULT_MAX_PARTS)
     marker = _int_header(headers, "x-amz-part-number-marker", 0)
     after = [(n, size) for n, size in enumerate(obj.part_sizes, start=1) if n > marker]
@@ -79,7 +87,17 @@ def _parts_xml(obj: ObjectVersion, headers: MultiMapping[str]) -> ET.Element | N
         child("NextPartNumberMarker", page[-1][0] if page else marker),
         child("MaxParts", max_parts),
         child("IsTruncated", len(after) > len(page)),
-        *(element("Part", child("PartNumber", n), child("Size", size)) for n, size in page),
+        *(_part_xml(obj, n, size) for n, size in page),
+    )
+
+
+def _part_xml(obj: ObjectVersion, number: int, size: int) -> ET.Element:
+    sums = obj.part_checksums[number - 1] if number <= len(obj.part_checksums) else {}
+    return element(
+        "Part",
+        child("PartNumber", number),
+        child("Size", size),
+        *(child("Checksum" + name.upper(), value) for name, value in sums.items()),
     )
 
 

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from ninefold.api.s3 import errors
-from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
+from ninefold.api.s3.body import (
+    checksum_headers,
+    make_check,
+    open_body,
+    plan_body,
+    read_small_body,
+)
 from ninefold.api.s3.context import Context, owner_id, xml_response
 from ninefold.api.s3.handlers.acl import acl_for_write
 from ninefold.api.s3.handlers.listing import parse_max
@@ -18,6 +26,7 @@ from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, children, element, iso8601, parse_xml, text_of
 from ninefold.core.checksums import ALGORITHMS, MultiHasher
 from ninefold.domain.models import Upload, prefix_successor
+from ninefold.domain.multipart import CompleteChecks, checksum_type_of
 
 __all__ = ["HANDLERS"]
 
@@ -48,9 +57,12 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
     algorithm = headers.get("x-amz-checksum-algorithm", "").lower()
     if algorithm and algorithm not in ALGORITHMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
+    checksum_type = headers.get("x-amz-checksum-type", "").strip().upper()
     acl, owner = await acl_for_write(ctx, headers)
     spec = replace(put_spec(ctx, headers), lock=lock_for_put(ctx, headers), acl=acl, owner=owner)
-    upload = await ctx.services.multipart.create(ctx.require_bucket(), ctx.key, spec, algorithm)
+    upload = await ctx.services.multipart.create(
+        ctx.require_bucket(), ctx.key, spec, algorithm, checksum_type
+    )
     root = element(
         "InitiateMultipartUploadResult",
         child("Bucket", ctx.bucket),
@@ -60,6 +72,7 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
     response = xml_response(root)
     if algorithm:
         response.headers["x-amz-checksum-algorithm"] = algorithm.upper()
+        response.headers["x-amz-checksum-type"] = upload.checksum_type
     return response
 
 
@@ -73,6 +86,7 @@ async def upload_part(ctx: Context) -> web.StreamResponse:
         and "chunked" not in (ctx.request.headers.get("transfer-encoding", ""))
     ):
         raise errors.MissingContentLength()
+    ctx.services.multipart.check_part_checksums(upload, plan.declared)
     body = open_body(ctx.request.content, plan, ctx.auth)
     algorithms = plan.algorithms
     if upload.checksum_algorithm and upload.checksum_algorithm not in algorithms:
@@ -137,9 +151,48 @@ async def upload_part_copy(ctx: Context) -> web.StreamResponse:
     return xml_response(result)
 
 
+def _complete_checks(headers: Mapping[str, str]) -> CompleteChecks:
+    """The object checksum, checksum type and size a CompleteMultipartUpload states."""
+    stated = checksum_headers(headers)
+    if len(stated) > 1:
+        raise errors.InvalidRequest("Expecting a single x-amz-checksum- header.")
+    checksum_type = headers.get("x-amz-checksum-type", "").strip().upper()
+    if checksum_type and checksum_type not in ("COMPOSITE", "FULL_OBJECT"):
+        raise errors.InvalidRequest("Value for x-amz-checksum-type header is invalid.")
+    size_text = headers.get("x-amz-mp-object-size")
+    size = None
+    if size_text is not None:
+        try:
+            size = int(size_text)
+        except ValueError:
+            size = -1
+        if size < 0:
+            raise errors.InvalidArgument(
+                "x-amz-mp-object-size must be a non-negative integer.",
+                ArgumentName="x-amz-mp-object-size",
+                ArgumentValue=size_text,
+            )
+    return CompleteChecks(
+        checksum=next(iter(stated.items()), None), checksum_type=checksum_type, object_size=size
+    )
+
+
 async def complete_upload(ctx: Context) -> web.StreamResponse:
-    upload = await _upload(ctx)
-    plan = plan_body(ctx.request.headers, ctx.auth)
+    upload = await ctx.services.multipart.upload_to_complete(
+        ctx.require_bucket(), ctx.key, ctx.s3.query.get("uploadId", "")
+    )
+    expected = _complete_checks(ctx.request.headers)
+    # the x-amz-checksum-* headers of a completion are the object's, not the XML body's (whose
+    # own checksum can only come as an aws-chunked trailer)
+    object_headers = ("x-amz-checksum-", "x-amz-sdk-checksum-algorithm")
+    trailer = "x-amz-trailer" in ctx.request.headers
+    body_headers = CIMultiDict(
+        (name, value)
+        for name, value in ctx.request.headers.items()
+        if not name.lower().startswith(object_headers[0])
+        and (trailer or name.lower() != object_headers[1])
+    )
+    plan = plan_body(body_headers, ctx.auth)
     body = await read_small_body(ctx.request.content, plan, ctx.auth)
     root = parse_xml(body, "CompleteMultipartUpload")
     requested: list[tuple[int, str, dict[str, str]]] = []
@@ -158,7 +211,7 @@ async def complete_upload(ctx: Context) -> web.StreamResponse:
                 sums[algorithm] = value
         requested.append((number, etag, sums))
     obj = await ctx.services.multipart.complete(
-        upload, requested, write_condition(ctx.request.headers)
+        upload, requested, write_condition(ctx.request.headers), expected=expected
     )
     result = element(
         "CompleteMultipartUploadResult",
@@ -220,6 +273,7 @@ async def list_parts(ctx: Context) -> web.StreamResponse:
     )
     if upload.checksum_algorithm:
         root.append(child("ChecksumAlgorithm", upload.checksum_algorithm.upper()))
+        root.append(child("ChecksumType", checksum_type_of(upload)))
     for p in parts:
         item = element(
             "Part",

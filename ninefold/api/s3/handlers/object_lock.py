@@ -5,23 +5,38 @@ legal hold, and the ``x-amz-object-lock-*`` headers of writes. The rules are
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from aiohttp import web
 
+from ninefold.api.auth import ANONYMOUS
 from ninefold.api.s3 import errors
+from ninefold.api.s3.authz import access_request
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.xml import child, element, parse_xml, text_of
+from ninefold.core import errors as domain_errors
 from ninefold.domain import locks
 from ninefold.domain.models import ObjectVersion
 from ninefold.domain.settings import RetentionRule
 
-__all__ = ["HANDLERS", "lock_for_put", "lock_headers"]
+__all__ = ["HANDLERS", "bypass_governance", "lock_for_put", "lock_headers"]
 
 
-def _bypass(headers: Mapping[str, str]) -> bool:
-    return headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
+async def bypass_governance(ctx: Context) -> bool:
+    """``x-amz-bypass-governance-retention: true`` from a caller allowed
+    s3:BypassGovernanceRetention on the object (S3's rule); from anyone else the header counts
+    for nothing, so a GOVERNANCE retention still stops them."""
+    if ctx.request.headers.get("x-amz-bypass-governance-retention", "").lower() != "true":
+        return False
+    auth = None if ctx.auth is ANONYMOUS else ctx.auth
+    request = access_request(ctx.request, ctx.s3, auth, ctx.found)
+    try:
+        await ctx.services.access.authorize(replace(request, action="s3:BypassGovernanceRetention"))
+    except domain_errors.AccessDenied:
+        return False
+    return True
 
 
 async def _body(ctx: Context) -> bytes:
@@ -104,7 +119,7 @@ async def put_object_retention(ctx: Context) -> web.StreamResponse:
     mode, until_text = text_of(root, "Mode"), text_of(root, "RetainUntilDate")
     obj = await _version(ctx)
     new = locks.retention_change(
-        obj, mode, until_text, bypass_governance=_bypass(ctx.request.headers)
+        obj, mode, until_text, bypass_governance=await bypass_governance(ctx)
     )
     await ctx.services.objects.set_lock(obj, new)
     return web.Response(status=200)

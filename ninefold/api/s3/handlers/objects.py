@@ -15,11 +15,13 @@ from ninefold.api.s3 import errors
 from ninefold.api.s3.body import make_check, open_body, plan_body, read_small_body
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.handlers.acl import acl_for_write
-from ninefold.api.s3.handlers.object_lock import lock_for_put, lock_headers
+from ninefold.api.s3.handlers.object_lock import bypass_governance, lock_for_put, lock_headers
 from ninefold.api.s3.headers import (
     STORED_HEADERS,
     ByteRange,
     check_conditions,
+    delete_condition,
+    encode_meta_value,
     http_date,
     parse_range,
     user_metadata,
@@ -83,7 +85,7 @@ def object_headers(obj: ObjectVersion, *, checksums: bool) -> CIMultiDict[str]:
     for name, value in obj.headers.items():
         headers[name] = value
     for name, value in obj.user_meta.items():
-        headers[f"x-amz-meta-{name}"] = value
+        headers[f"x-amz-meta-{name}"] = encode_meta_value(value)
     if obj.storage_class != "STANDARD":
         headers["x-amz-storage-class"] = obj.storage_class
     if obj.tags:
@@ -185,6 +187,12 @@ async def _head_or_get(ctx: Context, *, with_body: bool) -> web.StreamResponse:
             headers[header] = ctx.s3.query[param]
     if part_number is not None and obj.part_sizes:
         headers["x-amz-mp-parts-count"] = str(len(obj.part_sizes))
+        if want_checksums and obj.checksums.get("type") == "COMPOSITE":
+            # a part of a COMPOSITE object has the checksum its upload gave it
+            sums = obj.part_checksums[part_number - 1] if obj.part_checksums else {}
+            for algorithm, value in sums.items():
+                headers[f"x-amz-checksum-{algorithm}"] = value
+                headers["x-amz-checksum-type"] = "COMPOSITE"
     status = 200
     start, length = 0, obj.size
     if byte_range is not None and not whole:
@@ -268,13 +276,17 @@ async def delete_object(ctx: Context) -> web.StreamResponse:
         ctx.key,
         ctx.s3.query.get("versionId"),
         ctx.account,
-        bypass_governance=_bypass_governance(ctx),
+        bypass_governance=await bypass_governance(ctx),
+        condition=delete_condition(ctx.request.headers),
     )
     headers = {}
     if outcome.version_id is not None:
         headers["x-amz-version-id"] = outcome.version_id
     if outcome.delete_marker:
         headers["x-amz-delete-marker"] = "true"
+    elif outcome.existed and ctx.s3.query.get("versionId") is not None:
+        # a version deleted for good answers whether it was a delete marker
+        headers["x-amz-delete-marker"] = "false"
     return web.Response(status=204, headers=headers)
 
 
@@ -287,7 +299,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
     if not targets or len(targets) > MAX_DELETE_KEYS or any(k is None for k, _ in targets):
         raise errors.MalformedXML()
     bucket = ctx.require_bucket()
-    bypass = _bypass_governance(ctx)
+    bypass = await bypass_governance(ctx)
     # the deletes run concurrently (bounded), so the metadata store commits them in groups
     # instead of one transaction after another; results keep the request's order
     limit = asyncio.Semaphore(DELETE_OBJECTS_CONCURRENCY)
@@ -332,10 +344,6 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
                 deleted.append(child("DeleteMarkerVersionId", outcome.version_id))
         result.append(deleted)
     return xml_response(result)
-
-
-def _bypass_governance(ctx: Context) -> bool:
-    return ctx.request.headers.get("x-amz-bypass-governance-retention", "").lower() == "true"
 
 
 def copy_source(ctx: Context) -> tuple[str, str, str | None]:

@@ -6,19 +6,25 @@ Fields are read up to the ``file`` field, which must come last (fields after it 
 and their bytes drained). The file part is streamed into the object as it arrives, never held
 whole: ``content-length-range`` is enforced while it streams, and a refused or broken upload
 leaves only orphan chunks for GC, nothing visible.
+
+Who uploads: the owner of the key that signed the policy (the root key or an IAM user's key,
+authorized as that user), or, for a form with neither policy nor signature, an anonymous
+client, which a bucket policy or a public-read-write bucket ACL must allow (as on S3, where
+the policy is optional when the bucket is publicly writable). The ``tagging`` field is a
+``Tagging`` XML document whose tags the object gets (InvalidTag / MalformedXML otherwise).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import quote, urlencode, urlsplit
 
 from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from ninefold.api.auth import AuthResult, Credentials, Principal
+from ninefold.api.auth import ANONYMOUS, AuthResult, Credentials, Principal
 from ninefold.api.auth.form import verify_form
 from ninefold.api.s3 import errors
 from ninefold.api.s3.authz import access_request
@@ -36,6 +42,7 @@ from ninefold.api.s3.post_policy import (
 )
 from ninefold.api.s3.router import MAX_KEY_BYTES, S3Request, bucket_and_key
 from ninefold.api.s3.sse import refuse_sse
+from ninefold.api.s3.tagging import MAX_OBJECT_TAGS, parse_tagging_xml
 from ninefold.api.s3.xml import child, element, render
 from ninefold.core.checksums import MultiHasher
 from ninefold.domain.acl import CANNED
@@ -43,6 +50,8 @@ from ninefold.domain.acl import CANNED
 __all__ = ["browser_post_bucket", "post_object"]
 
 CredentialLookup = Callable[[str], Credentials | None]
+#: the credential lookup for a form signed with this access key (None: unsigned)
+LookupForKey = Callable[[str | None], Awaitable[CredentialLookup]]
 
 #: bytes asked of the file part per read (the coordinator buffers up to its io buffer)
 READ_BYTES = 256 * 1024
@@ -158,7 +167,7 @@ def _check_fields(fields: dict[str, str]) -> None:
         raise errors.NotImplementedOp("Only the private canned ACL is supported for now.")
     refuse_sse(Operation.PutObject, fields)
     for name, value in fields.items():
-        if name == "tagging" or name.startswith(_UNSUPPORTED_PREFIXES):
+        if name.startswith(_UNSUPPORTED_PREFIXES):
             raise errors.NotImplementedOp(f"The POST form field '{name}' is not supported yet.")
         becomes_header = name in _HEADER_FIELDS or name.startswith("x-amz-meta-")
         if becomes_header and ("\r" in value or "\n" in value):
@@ -197,7 +206,7 @@ async def post_object(
     raw_path: str,
     bucket: str,
     services: Services,
-    lookup: CredentialLookup,
+    lookup_for_key: LookupForKey,
     request_id: str,
 ) -> web.StreamResponse:
     """Store the form's file as ``bucket``/``key`` once the policy allows it; see the module
@@ -221,19 +230,26 @@ async def post_object(
             ArgumentName="key",
             ArgumentValue="",
         )
-    principal = verify_form(fields, lookup)
-    if principal is None:  # anonymous uploads need a public-write bucket, which does not exist
-        raise errors.AccessDenied()
-    policy = decode_policy(fields["policy"])
+    principal = verify_form(fields, await lookup_for_key(_form_access_key(fields)))
     key = substitute_filename(fields["key"], file_part.filename)
     _check_key(key)
-    check_policy(policy, fields, bucket, key, dt.datetime.now(dt.UTC))
+    # an unsigned form has no policy (verify_form refuses one without its signature)
+    policy = decode_policy(fields["policy"]) if principal is not None else None
+    if policy is not None:
+        check_policy(policy, fields, bucket, key, dt.datetime.now(dt.UTC))
     _check_fields(fields)
-    # the bucket policy applies to form uploads as to any PutObject (explicit Deny included)
+    tags = (
+        parse_tagging_xml(fields["tagging"].encode("utf-8"), MAX_OBJECT_TAGS)
+        if "tagging" in fields
+        else None
+    )
+    # the bucket policy (explicit Deny included), a user's own policies and a public-write
+    # bucket ACL apply to form uploads as to any PutObject
     s3 = S3Request(Operation.PutObject, bucket, key, {})
     found = await services.buckets.get(bucket)
-    auth = _auth_result(principal)
+    auth = _auth_result(principal) if principal is not None else None
     await services.access.authorize(access_request(request, s3, auth, found))
+    auth = auth or ANONYMOUS
 
     ctx = Context(
         request=request,
@@ -245,7 +261,9 @@ async def post_object(
     )
     owner = ctx.services.buckets.object_owner(ctx.require_bucket(), ctx.account, "private")
     spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields), owner=owner)
-    body = _FileBody(file_part, policy.length_range)
+    if tags is not None:
+        spec = replace(spec, tags=tags)
+    body = _FileBody(file_part, policy.length_range if policy is not None else None)
     obj = await services.objects.put_object(
         ctx.require_bucket(), key, body, spec, (DEFAULT_ALGORITHM,), _default_checksum
     )
@@ -276,6 +294,13 @@ async def post_object(
             content_type="application/xml",
         )
     return web.Response(status=200 if status == "200" else 204, headers=headers)
+
+
+def _form_access_key(fields: dict[str, str]) -> str | None:
+    """The access key a form is signed with (SigV4 credential or SigV2 AWSAccessKeyId)."""
+    if "x-amz-credential" in fields:
+        return fields["x-amz-credential"].split("/", 1)[0] or None
+    return fields.get("awsaccesskeyid") or None
 
 
 def _auth_result(principal: Principal) -> AuthResult:

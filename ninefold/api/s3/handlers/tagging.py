@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ninefold.api.s3.body import plan_body, read_small_body
+from ninefold.api.s3.body import plan_body, read_small_body, read_small_body_once
 from ninefold.api.s3.context import Context, xml_response
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.tagging import (
@@ -29,7 +29,8 @@ async def get_object_tagging(ctx: Context) -> web.StreamResponse:
 
 
 async def put_object_tagging(ctx: Context) -> web.StreamResponse:
-    tags = parse_tagging_xml(await _body(ctx), MAX_OBJECT_TAGS)
+    # authorization may have read the body already (s3:RequestObjectTag conditions)
+    tags = parse_tagging_xml(await read_small_body_once(ctx.request, ctx.auth), MAX_OBJECT_TAGS)
     await ctx.services.objects.set_tags(ctx.require_bucket(), ctx.key, tags)
     return web.Response(status=200)
 
