@@ -19,15 +19,16 @@ from rich.table import Table
 
 from ninefold.cli.compose import open_meta
 from ninefold.core import errors
-from ninefold.domain.iam import IamService, check_name
+from ninefold.domain.iam import DEFAULT_ACCOUNT, IamService, check_name
 from ninefold.iam.policy import parse_policy
 
-__all__ = ["group_app", "key_app", "policy_app", "user_app"]
+__all__ = ["account_app", "group_app", "key_app", "policy_app", "user_app"]
 
 T = TypeVar("T")
 MetaOption = Annotated[str, typer.Option(help="Metadata: postgresql://... or a SQLite path.")]
 UserArg = Annotated[str, typer.Argument()]
 
+account_app = typer.Typer(no_args_is_help=True, help="Accounts (each owns its buckets).")
 user_app = typer.Typer(no_args_is_help=True, help="Users.")
 key_app = typer.Typer(no_args_is_help=True, help="Users' access keys.")
 group_app = typer.Typer(no_args_is_help=True, help="Groups of users.")
@@ -68,13 +69,38 @@ def _table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     Console(width=140).print(table)
 
 
+# -- accounts -------------------------------------------------------------------------------------
+
+
+@account_app.command("create")
+def account_create(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
+    """A new account and an access key of its root user; the secret is shown this once."""
+    _name_ok(name)
+    account, key = _run(meta, lambda iam: iam.create_account(name))
+    typer.echo(f"AccountId: {account}")
+    typer.echo(f"AccessKeyId: {key.access_key}")
+    typer.echo(f"SecretAccessKey: {key.secret_key}")
+
+
+@account_app.command("list")
+def account_list(meta: MetaOption) -> None:
+    accounts = _run(meta, lambda iam: iam.accounts())
+    _table("accounts", ["account", "name"], [[a, n] for a, n in accounts.items()])
+
+
 # -- users ----------------------------------------------------------------------------------------
 
 
 @user_app.command("create")
-def user_create(meta: MetaOption, name: Annotated[str, typer.Argument()]) -> None:
+def user_create(
+    meta: MetaOption,
+    name: Annotated[str, typer.Argument()],
+    account: Annotated[
+        str, typer.Option(help="The user's account id (default: the root's account).")
+    ] = DEFAULT_ACCOUNT,
+) -> None:
     _name_ok(name)
-    _run(meta, lambda iam: iam.create_user(name))
+    _run(meta, lambda iam: iam.create_user(name, account))
     typer.echo(f"user {name} created")
 
 

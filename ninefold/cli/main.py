@@ -41,7 +41,7 @@ from ninefold.cli.drives import DriveSlot, ReplaceRefused, drive_lines, replace_
 from ninefold.cli.embedded import endpoint, supervise
 from ninefold.cli.gateway import run_gateway
 from ninefold.cli.heal import heal_view
-from ninefold.cli.iam import group_app, key_app, policy_app, user_app
+from ninefold.cli.iam import account_app, group_app, key_app, policy_app, user_app
 from ninefold.cli.maptable import cluster_map_table
 from ninefold.cli.node import run_node
 from ninefold.cli.supervisor import listen_problem
@@ -309,6 +309,7 @@ def gateway(
 admin = typer.Typer(no_args_is_help=True, help="Administer a cluster.")
 admin_node = typer.Typer(no_args_is_help=True, help="The cluster map's storage nodes.")
 admin.add_typer(admin_node, name="node")
+admin.add_typer(account_app, name="account")
 admin.add_typer(user_app, name="user")
 admin.add_typer(key_app, name="key")
 admin.add_typer(group_app, name="group")

@@ -32,6 +32,7 @@ __all__ = [
     "EntityTooSmall",
     "FragmentNotFound",
     "InvalidArgument",
+    "InvalidBucketAclWithObjectOwnership",
     "InvalidBucketState",
     "InvalidDocument",
     "InvalidPart",
@@ -155,6 +156,10 @@ class InvalidBucketState(DomainError):
 
 class AclsDisabled(DomainError):
     """The bucket's ownership controls (BucketOwnerEnforced) disable ACLs."""
+
+
+class InvalidBucketAclWithObjectOwnership(DomainError):
+    """A bucket created BucketOwnerEnforced with an ACL granting anyone but its owner."""
 
 
 class AccessDenied(DomainError):

@@ -6,15 +6,16 @@ user agent ...); :meth:`Access.authorize` decides with the AWS rules
 (``ninefold.iam.policy``):
 
 * an explicit Deny refuses the request, the root user's included -- except the bucket-policy
-  operations themselves for root, so that a bad policy can always be fixed;
-* an authenticated root user is otherwise allowed;
-* a user is allowed when a policy attached to it or to one of its groups, or the bucket
-  policy (Principal ``arn:aws:iam::000000000000:user/NAME``), allows the request and none of
-  them denies it;
-* an anonymous request is allowed by an Allow for Principal "*" (not when the bucket's
-  PublicAccessBlock has RestrictPublicBuckets and the policy is public), or else by a public
-  canned ACL (not under IgnorePublicAcls): bucket public-read lists, public-read-write writes,
-  object public-read reads.
+  operations themselves for the bucket owner's root, so that a bad policy can always be fixed;
+* the root user of the bucket owner's account is otherwise allowed;
+* a user of the bucket owner's account is allowed when a policy attached to it or to one of
+  its groups, or the bucket policy (Principal ``arn:aws:iam::ACCOUNT:user/NAME``), allows the
+  request and none of them denies it;
+* an anonymous request, or one from another account, needs the bucket's consent: an Allow of
+  the bucket policy (not a public one under RestrictPublicBuckets) or an ACL grant (bucket
+  ACL for bucket actions and object writes, the object's ACL for object reads; AllUsers and
+  AuthenticatedUsers grants void under IgnorePublicAcls); a user of another account also
+  needs its own identity policies' Allow.
 
 Condition keys that cost a read are computed only when a policy evaluated for the request
 names them: ``s3:ExistingObjectTag/<key>`` (the tags of the object, or of the version the
@@ -29,26 +30,41 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ninefold.core import errors
+from ninefold.domain.acl import allows, grants_of
 from ninefold.domain.buckets import Bucket
-from ninefold.domain.iam import IamService, Principal
+from ninefold.domain.iam import DEFAULT_ACCOUNT, IamService, Principal, account_of
 from ninefold.iam.policy import ANONYMOUS, Policy, RequestFacts
 from ninefold.meta.store import MetaStore
 
 __all__ = ["ACCOUNT", "Access", "AccessRequest", "check_expected_owner"]
 
-ACCOUNT = "000000000000"
-ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
+ACCOUNT = DEFAULT_ACCOUNT
 
-_READ = frozenset({"s3:GetObject", "s3:GetObjectVersion"})
-_WRITE = frozenset({"s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"})
-_PUBLIC_OBJECT_ACLS = ("public-read", "public-read-write")
+#: IAM action -> what ACL grant allows it: the bucket's or the object's, and which permission
+#: (FULL_CONTROL allows them all); as S3 maps ACL permissions to actions
+_ACL_PERMISSION: dict[str, tuple[str, str]] = {
+    "s3:ListBucket": ("bucket", "READ"),
+    "s3:ListBucketVersions": ("bucket", "READ"),
+    "s3:ListBucketMultipartUploads": ("bucket", "READ"),
+    "s3:PutObject": ("bucket", "WRITE"),
+    "s3:DeleteObject": ("bucket", "WRITE"),
+    "s3:DeleteObjectVersion": ("bucket", "WRITE"),
+    "s3:GetBucketAcl": ("bucket", "READ_ACP"),
+    "s3:PutBucketAcl": ("bucket", "WRITE_ACP"),
+    "s3:GetObject": ("object", "READ"),
+    "s3:GetObjectVersion": ("object", "READ"),
+    "s3:GetObjectAcl": ("object", "READ_ACP"),
+    "s3:GetObjectVersionAcl": ("object", "READ_ACP"),
+    "s3:PutObjectAcl": ("object", "WRITE_ACP"),
+    "s3:PutObjectVersionAcl": ("object", "WRITE_ACP"),
+}
 
 
 def check_expected_owner(bucket: Bucket, expected: str | None) -> None:
     """``x-amz-expected-bucket-owner`` (and the copy source's): the account the caller
-    expects to own ``bucket``. Every bucket of a Ninefold deployment belongs to its one account
-    (:data:`ACCOUNT`); any other value, well formed or not, is AccessDenied, as S3 answers."""
-    if expected is not None and expected.strip() != ACCOUNT:
+    expects to own ``bucket``; any other value, well formed or not, is AccessDenied, as S3
+    answers."""
+    if expected is not None and expected.strip() != account_of(bucket.owner):
         raise errors.AccessDenied(
             f"Access Denied: bucket {bucket.name!r} is not owned by account {expected!r}."
         )
@@ -87,38 +103,33 @@ class Access:
     async def authorize(self, req: AccessRequest) -> None:
         """Raise AccessDenied unless the request may go on (see the module docstring)."""
         principal = req.principal
+        bucket = req.bucket
+        if req.action == "s3:CreateBucket":
+            # whoever owns the name, creating it is a matter of the caller's own permissions
+            # (the operation answers BucketAlreadyExists or BucketAlreadyOwnedByYou)
+            bucket = None
+        if bucket is not None and (
+            principal is None or principal.account != account_of(bucket.owner)
+        ):
+            await self._authorize_outsider(req, bucket)
+            return
         if principal is not None and not principal.is_root:
             await self._authorize_user(req, principal)
             return
-        if req.bucket_name is None:
+        if req.bucket_name is None or bucket is None:
             if principal is None:
                 raise errors.AccessDenied()
-            return
-        bucket = req.bucket
-        if bucket is None:
-            if principal is None:
-                raise errors.AccessDenied()
-            return  # the operation answers NoSuchBucket
+            return  # root without a bucket; or the operation answers NoSuchBucket
         policy = bucket.settings.policy
         if policy is None:
-            if principal is None and not await self._acl_allows(req, bucket):
-                raise errors.AccessDenied()
             return
         decision = policy.evaluate(await self._facts(req, (policy,)))
-        if decision == "Deny" and not (principal is not None and req.manages_policy):
-            raise errors.AccessDenied()
-        if principal is not None:
-            return
-        if decision == "Allow" and not (
-            policy.is_public and bucket.settings.public_flags.RestrictPublicBuckets
-        ):
-            return
-        if not await self._acl_allows(req, bucket):
+        if decision == "Deny" and not req.manages_policy:
             raise errors.AccessDenied()
 
     async def _authorize_user(self, req: AccessRequest, principal: Principal) -> None:
-        """A user (not root): allowed when its identity policies or the bucket policy allow
-        the request and none of them denies it."""
+        """A user (not root) of the bucket owner's account: allowed when its identity policies
+        or the bucket policy allow the request and none of them denies it."""
         bucket_policy = req.bucket.settings.policy if req.bucket is not None else None
         policies = list(await self._iam.identity_policies(principal.user))
         if bucket_policy is not None:
@@ -126,6 +137,39 @@ class Access:
         facts = await self._facts(req, policies)
         decisions = [p.evaluate(facts) for p in policies]
         if "Deny" in decisions or "Allow" not in decisions:
+            raise errors.AccessDenied()
+
+    async def _authorize_outsider(self, req: AccessRequest, bucket: Bucket) -> None:
+        """An anonymous request, or one from another account than the bucket owner's: the
+        bucket's side (its policy or an ACL grant) must let it in, no policy may deny it, and
+        a user (not its account's root) also needs its own identity policies' Allow."""
+        principal = req.principal
+        policy = bucket.settings.policy
+        identity: list[Policy] = []
+        if principal is not None and not principal.is_root:
+            identity = list(await self._iam.identity_policies(principal.user))
+        policies = identity + ([policy] if policy is not None else [])
+        facts = await self._facts(req, policies) if policies else None
+        if identity:
+            assert facts is not None
+            decisions = [p.evaluate(facts) for p in identity]
+            if "Deny" in decisions or "Allow" not in decisions:
+                raise errors.AccessDenied()
+        elif principal is not None and not principal.is_root:
+            raise errors.AccessDenied()
+        decision = None
+        if policy is not None:
+            assert facts is not None
+            decision = policy.evaluate(facts)
+        if decision == "Deny":
+            raise errors.AccessDenied()
+        if decision == "Allow" and not (
+            policy is not None
+            and policy.is_public
+            and bucket.settings.public_flags.RestrictPublicBuckets
+        ):
+            return
+        if not await self._acl_allows(req, bucket):
             raise errors.AccessDenied()
 
     async def _facts(self, req: AccessRequest, policies: Sequence[Policy]) -> RequestFacts:
@@ -149,15 +193,16 @@ class Access:
             principal = ANONYMOUS
             context["aws:principaltype"] = "Anonymous"
         else:
+            account = req.principal.account
             principal = (
-                ROOT_ARN
+                f"arn:aws:iam::{account}:root"
                 if req.principal.is_root
-                else f"arn:aws:iam::{ACCOUNT}:user/{req.principal.user}"
+                else f"arn:aws:iam::{account}:user/{req.principal.user}"
             )
             context["aws:principaltype"] = "Account" if req.principal.is_root else "User"
             context["aws:username"] = req.principal.user
-            context["aws:userid"] = ACCOUNT
-            context["aws:principalaccount"] = ACCOUNT
+            context["aws:userid"] = account
+            context["aws:principalaccount"] = account
             context["aws:principalarn"] = principal
         if req.version_id is not None:
             context["s3:versionid"] = req.version_id
@@ -182,21 +227,30 @@ class Access:
         )
 
     async def _acl_allows(self, req: AccessRequest, bucket: Bucket) -> bool:
-        """Does a public canned ACL let an anonymous request through? Bucket public-read lists,
-        bucket public-read-write writes and deletes objects, object public-read reads it; all
-        of it void under the bucket's IgnorePublicAcls."""
-        action = req.action
-        if action not in _READ | _WRITE and action != "s3:ListBucket":
+        """Does an ACL grant let the request through? Bucket actions and object writes are
+        decided by the bucket's ACL, reads of an object and of its ACL by the object's; grants
+        to AllUsers and AuthenticatedUsers are void under the bucket's IgnorePublicAcls."""
+        needed = _ACL_PERMISSION.get(req.action)
+        if needed is None:
             return False
-        if bucket.settings.public_flags.IgnorePublicAcls:
+        level, permission = needed
+        account = None if req.principal is None else req.principal.account
+        ignore = bucket.settings.public_flags.IgnorePublicAcls
+        owner = account_of(bucket.owner)
+        if level == "bucket":
+            grants = grants_of(bucket.settings.acl, owner)
+            return allows(grants, account, permission, ignore_public=ignore)
+        if req.key is None:
             return False
-        if action in _READ and req.key is not None:
-            obj = (
-                await self._meta.get_object_version(bucket.name, req.key, req.version_id)
-                if req.version_id
-                else await self._meta.get_object(bucket.name, req.key)
-            )
-            return obj is not None and obj.acl in _PUBLIC_OBJECT_ACLS
-        if action == "s3:ListBucket":
-            return bucket.settings.acl in ("public-read", "public-read-write")
-        return bucket.settings.acl == "public-read-write"
+        obj = (
+            await self._meta.get_object_version(bucket.name, req.key, req.version_id)
+            if req.version_id
+            else await self._meta.get_object(bucket.name, req.key)
+        )
+        if obj is None or obj.is_delete_marker:
+            return False
+        obj_owner = account_of(obj.owner) if obj.owner else owner
+        if account == obj_owner and permission in ("READ_ACP", "WRITE_ACP"):
+            return True  # an object's owner may always read and change its ACL
+        grants = grants_of(obj.acl, obj_owner, owner)
+        return allows(grants, account, permission, ignore_public=ignore)

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ninefold.core import errors
-from ninefold.domain.acl import CANNED, PUBLIC_ACLS
+from ninefold.domain.acl import CANNED, grants_of, is_public
 from ninefold.domain.cors import CorsRule, rules_to_json
+from ninefold.domain.iam import account_of
 from ninefold.domain.settings import (
     ACL_DOC,
     CORS_DOC,
@@ -110,30 +111,76 @@ class BucketService:
             raise errors.NoSuchBucket(BucketName=name)
         return bucket
 
-    async def list_for(self, user: str, *, is_root: bool) -> list[Bucket]:
-        """The buckets ``user`` owns (root: all), by name. Settings are not loaded."""
+    async def list_for(
+        self,
+        account: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        limit: int | None = None,
+        region: str | None = None,
+    ) -> tuple[list[Bucket], bool]:
+        """The buckets of ``account`` whose names start with ``prefix``, after ``after``, (in
+        ``region``), by name, at most ``limit``; and whether more follow. Settings are not
+        loaded."""
         records = await self._meta.list_buckets()
-        return [
+        out = [
             Bucket(r.name, r.owner, r.created_at, r.region, BucketSettings(versioning=r.versioning))
-            for r in records
-            if is_root or r.owner == user
+            for r in sorted(records, key=lambda r: r.name)
+            if account_of(r.owner) == account
+            and r.name.startswith(prefix)
+            and r.name > after
+            and (region is None or (r.region or self.region) == region)
         ]
+        if limit is not None and len(out) > limit:
+            return out[:limit], True
+        return out, False
 
-    async def create(self, name: str, owner: str, *, object_lock: bool, acl: str) -> None:
-        """A new bucket owned by ``owner``; Object Lock turns versioning on for good."""
-        check_canned(acl)
-        await self._meta.create_bucket(
-            BucketRecord(
-                name=name,
-                created_at=time.time(),
-                owner=owner,
-                region=self.region,
-                versioning="Enabled" if object_lock else "",
-                object_lock=object_lock,
+    async def create(
+        self,
+        name: str,
+        owner: str,
+        *,
+        object_lock: bool,
+        acl: str,
+        ownership: str | None = None,
+    ) -> None:
+        """A new bucket owned by the account ``owner``, with ``acl`` (canned or built by
+        ``domain.acl.build_acl``) and ObjectOwnership ``ownership`` (None: not configured);
+        Object Lock turns versioning on for good."""
+        if ownership is not None and ownership not in OWNERSHIP_VALUES:
+            raise errors.InvalidArgument(
+                "Invalid x-amz-object-ownership header",
+                ArgumentName="x-amz-object-ownership",
+                ArgumentValue=ownership,
             )
-        )
+        if not acl.startswith("{"):
+            check_canned(acl)
+        if ownership == "BucketOwnerEnforced" and not _owner_only(acl, account_of(owner)):
+            raise errors.InvalidBucketAclWithObjectOwnership(
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            )
+        try:
+            await self._meta.create_bucket(
+                BucketRecord(
+                    name=name,
+                    created_at=time.time(),
+                    owner=owner,
+                    region=self.region,
+                    versioning="Enabled" if object_lock else "",
+                    object_lock=object_lock,
+                )
+            )
+        except errors.BucketAlreadyExists:
+            existing = await self.get(name)
+            if existing is not None and account_of(existing.owner) == account_of(owner):
+                raise errors.BucketAlreadyOwnedByYou(BucketName=name) from None
+            raise
         if acl != "private":
             await self._meta.put_bucket_config(name, ACL_DOC, acl)
+        if ownership is not None:
+            doc = json.dumps({"ObjectOwnership": ownership})
+            await self._meta.put_bucket_config(name, OWNERSHIP_DOC, doc)
 
     async def delete(self, name: str) -> None:
         await self._meta.delete_bucket(name)
@@ -153,14 +200,31 @@ class BucketService:
     # -- ACL ------------------------------------------------------------------------------------
 
     def check_acl(self, bucket: Bucket, acl: str) -> None:
-        """Refuse ``acl`` where the bucket disables ACLs or blocks public ones."""
-        check_canned(acl)
+        """Refuse ``acl`` (canned, or built by ``domain.acl.build_acl``) where the bucket
+        disables ACLs (anything but the bucket owner's full control) or blocks public ones."""
+        if not acl.startswith("{"):
+            check_canned(acl)
         if acl in ("private", "bucket-owner-full-control"):
             return
-        if bucket.settings.acls_disabled:
+        if bucket.settings.acls_disabled and not _owner_only(acl, account_of(bucket.owner)):
             raise errors.AclsDisabled()
-        if acl in PUBLIC_ACLS and bucket.settings.public_flags.BlockPublicAcls:
+        if is_public(acl) and bucket.settings.public_flags.BlockPublicAcls:
             raise errors.AccessDenied("Access Denied: the bucket's public access block forbids it.")
+
+    @staticmethod
+    def object_owner(bucket: Bucket, writer: str, acl: str) -> str:
+        """The account that owns an object the account ``writer`` writes with ``acl``: the
+        bucket's owner under BucketOwnerEnforced, and under BucketOwnerPreferred when the
+        writer gives it bucket-owner-full-control; else the writer (ObjectWriter). What an
+        anonymous request (``writer`` "") writes belongs to the bucket's owner."""
+        ownership = bucket.settings.ownership
+        if (
+            not writer
+            or ownership == "BucketOwnerEnforced"
+            or (ownership == "BucketOwnerPreferred" and acl == "bucket-owner-full-control")
+        ):
+            return account_of(bucket.owner)
+        return writer
 
     async def set_acl(self, bucket: Bucket, acl: str) -> None:
         self.check_acl(bucket, acl)
@@ -271,6 +335,15 @@ class BucketService:
 
     async def _put(self, bucket: Bucket, name: str, doc: str | None) -> None:
         await self._meta.put_bucket_config(bucket.name, name, doc)
+
+
+def _owner_only(acl: str, owner: str) -> bool:
+    """Does ``acl`` grant nothing but the bucket owner's full control?"""
+    if acl in ("private", "bucket-owner-full-control"):
+        return True
+    if not acl.startswith("{"):
+        return False
+    return grants_of(acl, owner) in ((), grants_of("private", owner))
 
 
 def check_canned(acl: str) -> None:

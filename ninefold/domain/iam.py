@@ -9,6 +9,7 @@ stored, and needs no policy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import string
@@ -21,18 +22,33 @@ from ninefold.domain.settings import parsed_policy
 from ninefold.iam.policy import Policy, parse_policy
 from ninefold.meta.store import MetaStore
 
-__all__ = ["Credentials", "IamService", "Principal", "check_name"]
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "Credentials",
+    "IamService",
+    "Principal",
+    "account_of",
+    "canonical_id",
+    "check_name",
+]
+
+#: the account of the configured root user and of users created without ``--account``
+DEFAULT_ACCOUNT = "000000000000"
+#: the display name of the default account (its root user's name)
+DEFAULT_ACCOUNT_NAME = "root"
 
 _NAME_CHARS = frozenset(string.ascii_letters + string.digits + "+=,.@_-")
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request is: the access key it was signed with and its user."""
+    """Who a request is: the access key it was signed with, its user and its account (the
+    account owns what the request creates; ``is_root``: the account's root user)."""
 
     access_key: str
     user: str
     is_root: bool
+    account: str = DEFAULT_ACCOUNT
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +59,20 @@ class Credentials:
     secret_key: str
     user: str
     is_root: bool
+    account: str = DEFAULT_ACCOUNT
+
+
+def account_of(owner: str) -> str:
+    """The account that owns what was stored with ``owner``: an account id (12 digits), or a
+    user name stored before accounts existed (then the default account)."""
+    if len(owner) == 12 and owner.isdigit():
+        return owner
+    return DEFAULT_ACCOUNT
+
+
+def canonical_id(account: str) -> str:
+    """The 64-hex canonical user id S3 shows for ``account`` (Owner/ID, Grantee/ID)."""
+    return hashlib.sha256(f"ninefold-account:{account}".encode()).hexdigest()
 
 
 def check_name(name: str) -> None:
@@ -54,6 +84,8 @@ def check_name(name: str) -> None:
 class IamService:
     def __init__(self, meta: MetaStore) -> None:
         self._meta = meta
+        #: account id -> display name (accounts are never renamed)
+        self._names: dict[str, str] = {DEFAULT_ACCOUNT: DEFAULT_ACCOUNT_NAME}
 
     # -- lookups on the request path ------------------------------------------------------------
 
@@ -62,7 +94,55 @@ class IamService:
         doc = await self._meta.iam_get("key", access_key)
         if doc is None or doc.get("status") != "Active":
             return None
-        return Credentials(access_key, str(doc["secret"]), str(doc["user"]), False)
+        account = str(doc.get("account", DEFAULT_ACCOUNT))
+        return Credentials(
+            access_key, str(doc["secret"]), str(doc["user"]), bool(doc.get("root")), account
+        )
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    async def create_account(self, name: str) -> tuple[str, Credentials]:
+        """A new account (a fresh 12-digit id) and an access key of its root user; the caller
+        shows the secret once. The default account (the configured root's) is not stored."""
+        check_name(name)
+        for doc in (await self._meta.iam_list("account")).values():
+            if doc.get("name") == name:
+                raise errors.EntityAlreadyExists(f"account {name!r} already exists")
+        while True:
+            account = "".join(secrets.choice(string.digits) for _ in range(12))
+            if account != DEFAULT_ACCOUNT and await self._meta.iam_get("account", account) is None:
+                break
+        await self._meta.iam_put("account", account, {"name": name, "created": time.time()})
+        creds = await self._new_key("root", account, root=True)
+        return account, creds
+
+    async def accounts(self) -> dict[str, str]:
+        """account id -> name (the default account included)."""
+        out = {DEFAULT_ACCOUNT: DEFAULT_ACCOUNT_NAME}
+        for account, doc in (await self._meta.iam_list("account")).items():
+            out[account] = str(doc.get("name", account))
+        self._names.update(out)
+        return out
+
+    async def account_for_canonical_id(self, canonical: str) -> str | None:
+        """The account whose canonical user id is ``canonical`` (None: no such account)."""
+        for account in await self.accounts():
+            if canonical_id(account) == canonical:
+                return account
+        return None
+
+    async def resolve_names(self, owners: set[str]) -> None:
+        """Learn the display names of the accounts owning ``owners`` (for :meth:`display_name`)."""
+        if any(account_of(o) not in self._names for o in owners):
+            await self.accounts()
+
+    def display_name(self, owner: str) -> str:
+        """The DisplayName S3 shows for ``owner``: the owning account's name (known after
+        :meth:`resolve_names`); a user name stored before accounts existed is shown as is."""
+        account = account_of(owner)
+        if account != owner:
+            return owner
+        return self._names.get(account, account)
 
     async def identity_policies(self, user: str) -> list[Policy]:
         """The policies attached to ``user`` and to its groups."""
@@ -79,13 +159,17 @@ class IamService:
 
     # -- users ----------------------------------------------------------------------------------
 
-    async def create_user(self, name: str) -> None:
+    async def create_user(self, name: str, account: str = DEFAULT_ACCOUNT) -> None:
+        """A user of ``account`` (user names are unique across accounts)."""
         check_name(name)
+        if account != DEFAULT_ACCOUNT and await self._meta.iam_get("account", account) is None:
+            raise errors.NoSuchEntity(f"no account {account!r}")
         if await self._meta.iam_get("user", name) is not None:
             raise errors.EntityAlreadyExists(f"user {name!r} already exists")
-        await self._meta.iam_put(
-            "user", name, {"created": time.time(), "groups": [], "policies": []}
-        )
+        doc: dict[str, Any] = {"created": time.time(), "groups": [], "policies": []}
+        if account != DEFAULT_ACCOUNT:
+            doc["account"] = account
+        await self._meta.iam_put("user", name, doc)
 
     async def delete_user(self, name: str) -> None:
         """Delete a user and its access keys, and take it out of its groups."""
@@ -111,14 +195,26 @@ class IamService:
 
     async def create_key(self, user: str) -> Credentials:
         """A new access key for ``user``; the caller shows its secret once."""
-        await self._require("user", user)
+        doc = await self._require("user", user)
+        return await self._new_key(user, str(doc.get("account", DEFAULT_ACCOUNT)), root=False)
+
+    async def _new_key(self, user: str, account: str, *, root: bool) -> Credentials:
         access = "NF" + "".join(
             secrets.choice(string.ascii_uppercase + string.digits) for _ in range(18)
         )
         secret = secrets.token_urlsafe(30)[:40]
-        doc = {"secret": secret, "user": user, "status": "Active", "created": time.time()}
+        doc: dict[str, Any] = {
+            "secret": secret,
+            "user": user,
+            "status": "Active",
+            "created": time.time(),
+        }
+        if account != DEFAULT_ACCOUNT:
+            doc["account"] = account
+        if root:
+            doc["root"] = True
         await self._meta.iam_put("key", access, doc)
-        return Credentials(access, secret, user, False)
+        return Credentials(access, secret, user, root, account)
 
     async def set_key_status(self, access_key: str, active: bool) -> None:
         doc = await self._require("key", access_key, what="access key")

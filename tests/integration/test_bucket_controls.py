@@ -4,9 +4,12 @@ raw requests (HTTP and HTTPS), every error path included."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from typing import Any
 
 import pytest
+
+from tests.conftest import purge_bucket
 
 from .helpers import (
     PART_MIN,
@@ -18,8 +21,10 @@ from .helpers import (
     request,
     sha256_b64,
 )
+from .test_acl import canonical, grant_list, new_account
 
 ALL_ATTRIBUTES = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
@@ -66,6 +71,73 @@ def test_invalid_ownership_controls(s3: Any, bucket: str, any_server: Any) -> No
     # nothing changed
     got = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
     assert got == ownership("ObjectWriter")
+
+
+@pytest.mark.parametrize("value", ["BucketOwnerEnforced", "BucketOwnerPreferred", "ObjectWriter"])
+def test_object_ownership_on_create_bucket(s3: Any, value: str) -> None:
+    name = "nf-ownership-" + secrets.token_hex(4)
+    s3.create_bucket(Bucket=name, ObjectOwnership=value)
+    try:
+        got = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]
+        assert got == ownership(value)
+        if value == "BucketOwnerEnforced":
+            # ACLs are disabled: only none or the bucket owner's full control
+            s3.put_object(Bucket=name, Key="k", Body=b"x", ACL="bucket-owner-full-control")
+            s3.put_object(Bucket=name, Key="k2", Body=b"x")
+            me = canonical(s3)
+            for refused in (
+                lambda: s3.put_object(Bucket=name, Key="p", Body=b"x", ACL="public-read"),
+                lambda: s3.put_object(
+                    Bucket=name, Key="p", Body=b"x", GrantRead='uri="' + ALL_USERS + '"'
+                ),
+                lambda: s3.put_bucket_acl(Bucket=name, ACL="authenticated-read"),
+                lambda: s3.put_object_acl(Bucket=name, Key="k", ACL="public-read"),
+                lambda: s3.create_multipart_upload(Bucket=name, Key="p", ACL="public-read"),
+            ):
+                with raises_s3("AccessControlListNotSupported", 400):
+                    refused()
+            with raises_s3("404", 404):
+                s3.head_object(Bucket=name, Key="p")
+            # an owner-only grant list is the bucket-owner-full-control ACL in XML: accepted
+            s3.put_object(Bucket=name, Key="k3", Body=b"x", GrantFullControl=f'id="{me}"')
+            assert grant_list(s3.get_bucket_acl(Bucket=name)) == [
+                ("CanonicalUser", me, "FULL_CONTROL")
+            ]
+        else:
+            s3.put_object(Bucket=name, Key="p", Body=b"x", ACL="public-read")
+    finally:
+        purge_bucket(s3, name)
+
+
+def test_invalid_object_ownership_on_create_bucket(s3: Any, any_server: Any) -> None:
+    name = "nf-bad-ownership-" + secrets.token_hex(4)
+    for bad in ("Nobody", "bucketownerenforced", ""):
+        resp = request(any_server, "PUT", name, headers={"x-amz-object-ownership": bad})
+        assert resp.status == 400, resp
+        resp.error("InvalidArgument")
+    # BucketOwnerEnforced with an ACL granting anyone but the owner
+    with raises_s3("InvalidBucketAclWithObjectOwnership", 400):
+        s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerEnforced", ACL="public-read")
+    with raises_s3(("404", "NoSuchBucket"), 404):
+        s3.head_bucket(Bucket=name)
+
+
+def test_bucket_owner_preferred_takes_objects_given_full_control(s3_http: Any, server: Any) -> None:
+    s3 = s3_http
+    _, _, other = new_account(server)
+    me, them = canonical(s3), canonical(other)
+    name = "nf-owner-preferred-" + secrets.token_hex(4)
+    s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerPreferred", GrantWrite=f'id="{them}"')
+    try:
+        other.put_object(Bucket=name, Key="given", Body=b"g", ACL="bucket-owner-full-control")
+        other.put_object(Bucket=name, Key="kept", Body=b"k")
+        assert s3.get_object_acl(Bucket=name, Key="given")["Owner"]["ID"] == me
+        assert other.get_object_acl(Bucket=name, Key="kept")["Owner"]["ID"] == them
+        with raises_s3("AccessDenied", 403):
+            other.get_object(Bucket=name, Key="given")  # no longer theirs
+        assert other.get_object(Bucket=name, Key="kept")["Body"].read() == b"k"
+    finally:
+        purge_bucket(s3, name)
 
 
 def test_ownership_controls_of_a_missing_bucket(s3: Any, bucket: str) -> None:

@@ -56,6 +56,27 @@ def test_put_get_delete_policy(s3: Any, bucket: str) -> None:
         s3.get_bucket_policy(Bucket=bucket)
 
 
+def test_policy_status_is_computed_from_the_policy(s3: Any, bucket: str) -> None:
+    with raises_s3("NoSuchBucketPolicy", 404):
+        s3.get_bucket_policy_status(Bucket=bucket)
+    read = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": ["arn:aws:s3:::BUCKET/*"]}
+    cases = [
+        ({**read, "Principal": {"AWS": "arn:aws:iam::000000000000:user/alice"}}, False),
+        ({**read, "Principal": {"AWS": "arn:aws:iam::000000000000:root"}}, False),
+        ({**read, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}, False),
+        ({**read, "Effect": "Deny"}, False),
+        (read, True),
+        ({**read, "Principal": {"AWS": "*"}}, True),
+    ]
+    for statement, public in cases:
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy(bucket, statement))
+        got = s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"]
+        assert got is public, statement
+    s3.delete_bucket_policy(Bucket=bucket)
+    with raises_s3("NoSuchBucketPolicy", 404):
+        s3.get_bucket_policy_status(Bucket=bucket)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

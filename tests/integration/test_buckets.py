@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .helpers import delete_bucket, raises_s3, status_of, unique_name
+from .helpers import delete_bucket, raises_s3, request, status_of, unique_name
+from .test_acl import new_account
+from .test_iam import admin, client_for, new_key, write_policy
 
 
 def test_create_head_delete_bucket(s3: Any) -> None:
@@ -142,3 +146,86 @@ def test_operations_on_missing_bucket(s3: Any) -> None:
         s3.list_objects(Bucket=missing)
     with raises_s3("NoSuchBucket", 404):
         s3.create_multipart_upload(Bucket=missing, Key="k")
+
+
+def test_list_buckets_pages_and_prefix(s3: Any, any_server: Any) -> None:
+    stem = "nf-lb-" + secrets.token_hex(3)
+    names = [f"{stem}-{i}" for i in range(5)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    try:
+        resp = s3.list_buckets(Prefix=stem)
+        assert [b["Name"] for b in resp["Buckets"]] == names
+        assert resp["Prefix"] == stem and "ContinuationToken" not in resp
+        seen: list[str] = []
+        pages = 0
+        kwargs: dict[str, Any] = {"Prefix": stem, "MaxBuckets": 2}
+        while True:
+            page = s3.list_buckets(**kwargs)
+            pages += 1
+            assert len(page["Buckets"]) <= 2
+            seen += [b["Name"] for b in page["Buckets"]]
+            if "ContinuationToken" not in page:
+                break
+            kwargs["ContinuationToken"] = page["ContinuationToken"]
+        assert (seen, pages) == (names, 3)
+        # the paginator follows the tokens too
+        paginator = s3.get_paginator("list_buckets")
+        got = [
+            b["Name"]
+            for p in paginator.paginate(Prefix=stem, PaginationConfig={"PageSize": 3})
+            for b in p["Buckets"]
+        ]
+        assert got == names
+        assert s3.list_buckets(Prefix=stem + "-9")["Buckets"] == []
+        for bad in ("0", "10001", "-1", "many"):
+            resp = request(any_server, "GET", None, query={"max-buckets": bad})
+            assert resp.status == 400, resp
+            resp.error("InvalidArgument")
+        resp = request(any_server, "GET", None, query={"continuation-token": "!!!"})
+        assert resp.status == 400, resp
+        resp.error("InvalidArgument")
+    finally:
+        for name in names:
+            delete_bucket(s3, name)
+
+
+def test_list_buckets_shows_the_callers_account_only(
+    s3_http: Any, server: Any, tmp_path: Path
+) -> None:
+    s3 = s3_http
+    _, account, other = new_account(server)
+    mine, theirs = "nf-lb-mine-" + secrets.token_hex(3), "nf-lb-theirs-" + secrets.token_hex(3)
+    s3.create_bucket(Bucket=mine)
+    other.create_bucket(Bucket=theirs)
+    try:
+        assert theirs not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert mine in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert [b["Name"] for b in other.list_buckets()["Buckets"]] == [theirs]
+        # a taken name: the other account's, or one's own
+        with raises_s3("BucketAlreadyExists", 409):
+            s3.create_bucket(Bucket=theirs)
+        with raises_s3("BucketAlreadyOwnedByYou", 409):
+            other.create_bucket(Bucket=theirs)
+        # users list their account's buckets (with s3:ListAllMyBuckets), whoever created them
+        lister = write_policy(
+            tmp_path,
+            "lister",
+            [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}],
+        )
+        admin(server, "policy", "create", "lister-" + account, "--file", lister)
+        for user, user_account in (("u-" + account, None), ("v-" + account, account)):
+            extra = ["--account", user_account] if user_account else []
+            admin(server, "user", "create", user, *extra)
+            admin(server, "policy", "attach", "lister-" + account, "--user", user)
+            listed = [
+                b["Name"]
+                for b in client_for(server, new_key(server, user)).list_buckets()["Buckets"]
+            ]
+            if user_account is None:
+                assert mine in listed and theirs not in listed
+            else:
+                assert listed == [theirs]
+    finally:
+        delete_bucket(s3, mine)
+        delete_bucket(other, theirs)

@@ -18,7 +18,7 @@ from ninefold.api.auth.sigv4 import (
 #: the identity of an unsigned request (only a bucket policy lets it do anything); its body is
 #: taken as an unsigned payload
 ANONYMOUS = AuthResult(
-    principal=Principal(access_key="", user="anonymous", is_root=False),
+    principal=Principal(access_key="", user="anonymous", is_root=False, account=""),
     payload="UNSIGNED-PAYLOAD",
     signing_key=b"",
     scope="",

@@ -77,7 +77,7 @@ def verify_form(
     digest = hmac.new(creds.secret_key.encode(), fields["policy"].encode(), hashlib.sha1).digest()
     if not hmac.compare_digest(base64.b64encode(digest), fields["signature"].encode()):
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
-    return Principal(creds.access_key, creds.user, creds.is_root)
+    return Principal(creds.access_key, creds.user, creds.is_root, creds.account)
 
 
 def _verify_v4(fields: Mapping[str, str], lookup: Callable[[str], Credentials | None]) -> Principal:
@@ -105,4 +105,4 @@ def _verify_v4(fields: Mapping[str, str], lookup: Callable[[str], Credentials | 
     expected = hmac.new(key, fields["policy"].encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), fields["x-amz-signature"].lower().encode()):
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
-    return Principal(creds.access_key, creds.user, creds.is_root)
+    return Principal(creds.access_key, creds.user, creds.is_root, creds.account)

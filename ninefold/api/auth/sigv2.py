@@ -115,7 +115,7 @@ def _check(
     else:
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
     return AuthResult(
-        principal=Principal(creds.access_key, creds.user, creds.is_root),
+        principal=Principal(creds.access_key, creds.user, creds.is_root, creds.account),
         payload="UNSIGNED-PAYLOAD",
         signing_key=b"",
         scope="",

@@ -200,7 +200,7 @@ def _check_signature(
     if not hmac.compare_digest(expected, signature):
         raise errors.SignatureDoesNotMatch(AWSAccessKeyId=creds.access_key)
     return AuthResult(
-        principal=Principal(creds.access_key, creds.user, creds.is_root),
+        principal=Principal(creds.access_key, creds.user, creds.is_root, creds.account),
         payload=payload,
         signing_key=key,
         scope=scope,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from ninefold.api.s3.xml import render
 from ninefold.core import errors as domain_errors
 from ninefold.domain.access import check_expected_owner
 from ninefold.domain.buckets import Bucket
+from ninefold.domain.iam import account_of, canonical_id
 from ninefold.domain.objects import ObjectService
 from ninefold.domain.services import DomainServices
 
@@ -75,6 +75,11 @@ class Context:
     def user(self) -> str:
         return self.auth.principal.user
 
+    @property
+    def account(self) -> str:
+        """The caller's account: it owns what the request creates."""
+        return self.auth.principal.account
+
     async def bucket_named(self, name: str) -> Bucket:
         """Another bucket the request names (a copy source): this request's own without a
         second read, else read now; NoSuchBucket when it does not exist."""
@@ -92,9 +97,9 @@ class Context:
         return self.found
 
 
-def owner_id(user: str) -> str:
-    """A stable 64-hex canonical user id, as S3 shows owners."""
-    return hashlib.sha256(f"ninefold-user:{user}".encode()).hexdigest()
+def owner_id(owner: str) -> str:
+    """The 64-hex canonical user id S3 shows for a stored owner (its account's)."""
+    return canonical_id(account_of(owner))
 
 
 def xml_response(root: ET.Element, status: int = 200, tail: Sequence[str] = ()) -> web.Response:

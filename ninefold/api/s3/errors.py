@@ -161,6 +161,11 @@ NoSuchBucketPolicy = _e("NoSuchBucketPolicy", 404, "The bucket policy does not e
 AccessControlListNotSupported = _e(
     "AccessControlListNotSupported", 400, "The bucket does not allow ACLs"
 )
+InvalidBucketAclWithObjectOwnership = _e(
+    "InvalidBucketAclWithObjectOwnership",
+    400,
+    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+)
 UnexpectedContent = _e("UnexpectedContent", 400, "This request does not support content")
 MissingSecurityHeader = _e(
     "MissingSecurityHeader", 400, "Your request was missing a required header"
@@ -261,6 +266,7 @@ _DOMAIN: dict[type[domain.DomainError], type[S3Error]] = {
     domain.InvalidBucketState: InvalidBucketState,
     domain.AccessDenied: AccessDenied,
     domain.AclsDisabled: AccessControlListNotSupported,
+    domain.InvalidBucketAclWithObjectOwnership: InvalidBucketAclWithObjectOwnership,
     domain.PreconditionFailed: PreconditionFailed,
     domain.InvalidArgument: InvalidArgument,
     domain.InvalidRetentionPeriod: InvalidRetentionPeriod,

@@ -317,4 +317,49 @@ def test_principal_keys_of_a_user() -> None:
         assert await w.allowed(ALICE, "s3:GetObject", key="000000000000/alice/x")
         assert not await w.allowed(ALICE, "s3:GetObject", key="000000000000/bob/x")
 
+
+OTHER = "111122223333"
+OTHER_ROOT = Principal("OTHERKEY", "root", True, OTHER)
+OTHER_USER = Principal("CAROLKEY", "carol", False, OTHER)
+
+
+def test_another_account_needs_the_buckets_consent() -> None:
+    async def go(w: World) -> None:
+        await w.buckets.create("b", "root", object_lock=False, acl="private")
+        await w.meta.put_object(
+            ObjectVersion(bucket="b", key="k", size=0, etag="e", last_modified=1.0, owner="root")
+        )
+        for action, key in (("s3:GetObject", "k"), ("s3:ListBucket", None), ("s3:PutObject", "x")):
+            assert not await w.allowed(OTHER_ROOT, action, key=key)
+        assert not await w.allowed(OTHER_ROOT, "s3:DeleteBucket")
+        # CreateBucket of a taken name is decided by the operation (BucketAlreadyExists)
+        assert await w.allowed(OTHER_ROOT, "s3:CreateBucket")
+        # a grant to the account: its root is in; its users also need their own policies
+        grants = f'{{"grants":[["account","{OTHER}","READ"]]}}'
+        await w.buckets.set_acl(await w.bucket(), grants)
+        assert await w.allowed(OTHER_ROOT, "s3:ListBucket")
+        assert not await w.allowed(OTHER_ROOT, "s3:PutObject", key="x")
+        assert not await w.allowed(OTHER_ROOT, "s3:GetObject", key="k")  # the object's ACL
+        await w.iam.create_user("carol")
+        assert not await w.allowed(OTHER_USER, "s3:ListBucket")
+        await w.iam.put_policy(
+            "lister",
+            policy({"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}).decode(),
+        )
+        await w.iam.attach("lister", kind="user", target="carol", attached=True)
+        assert await w.allowed(OTHER_USER, "s3:ListBucket")
+        # or a bucket policy naming the account; an explicit Deny wins over a grant
+        allow = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+            "Action": "s3:PutObject",
+            "Resource": ["arn:aws:s3:::b/*"],
+        }
+        deny = {**allow, "Effect": "Deny", "Action": "s3:ListBucket", "Resource": ["*"]}
+        await w.buckets.set_policy(await w.bucket(), policy(allow, deny))
+        assert await w.allowed(OTHER_ROOT, "s3:PutObject", key="x")
+        assert not await w.allowed(OTHER_ROOT, "s3:ListBucket")
+        # the default account's root is still the owner
+        assert await w.allowed(ROOT, "s3:DeleteBucket")
+
     run(go)

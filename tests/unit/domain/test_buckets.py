@@ -19,19 +19,24 @@ def run(test: Callable[[BucketService], Awaitable[None]]) -> None:
     asyncio.run(test(BucketService(MemoryMetaStore(), "us-east-1")))
 
 
+ALICE = "111111111111"
+BOB = "222222222222"
+
+
 def test_a_new_bucket_has_default_settings_and_one_owner() -> None:
     async def go(buckets: BucketService) -> None:
-        await buckets.create("b", "alice", object_lock=False, acl="private")
+        # owners are accounts (12 digits); ALICE and BOB are two of them
+        await buckets.create("b", ALICE, object_lock=False, acl="private")
         bucket = await buckets.require("b")
-        assert (bucket.owner, bucket.region, bucket.versioning) == ("alice", "us-east-1", "")
+        assert (bucket.owner, bucket.region, bucket.versioning) == (ALICE, "us-east-1", "")
         assert bucket.settings.acl == "private"
         assert bucket.settings.cors is None and bucket.settings.tags is None
         with pytest.raises(errors.BucketAlreadyOwnedByYou):
-            await buckets.create("b", "alice", object_lock=False, acl="private")
+            await buckets.create("b", ALICE, object_lock=False, acl="private")
         with pytest.raises(errors.BucketAlreadyExists):
-            await buckets.create("b", "bob", object_lock=False, acl="private")
-        assert [b.name for b in await buckets.list_for("bob", is_root=False)] == []
-        assert [b.name for b in await buckets.list_for("bob", is_root=True)] == ["b"]
+            await buckets.create("b", BOB, object_lock=False, acl="private")
+        assert [b.name for b in (await buckets.list_for(BOB))[0]] == []
+        assert [b.name for b in (await buckets.list_for(ALICE))[0]] == ["b"]
 
     run(go)
 

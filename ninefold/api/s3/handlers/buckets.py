@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 from aiohttp import web
 
 from ninefold.api.s3 import errors
 from ninefold.api.s3.body import plan_body, read_small_body
 from ninefold.api.s3.context import Context, owner_id, xml_response
+from ninefold.api.s3.handlers.acl import requested_acl
 from ninefold.api.s3.operations import Operation
 from ninefold.api.s3.router import validate_bucket_name
 from ninefold.api.s3.xml import child, element, iso8601, parse_xml, text_of
@@ -14,12 +18,62 @@ from ninefold.api.s3.xml import child, element, iso8601, parse_xml, text_of
 __all__ = ["HANDLERS"]
 
 
+#: the most buckets one ListBuckets page may ask for (max-buckets)
+MAX_BUCKETS = 10_000
+
+
+def _max_buckets(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_BUCKETS:
+        raise errors.InvalidArgument(
+            f"Argument max-buckets must be an integer between 1 and {MAX_BUCKETS}",
+            ArgumentName="max-buckets",
+            ArgumentValue=raw,
+        )
+    return value
+
+
+def _after(token: str | None) -> str:
+    """The bucket name a continuation token continues after (tokens are the last name
+    listed, base64url)."""
+    if token is None:
+        return ""
+    try:
+        after = base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        after = ""
+    if not after:
+        raise errors.InvalidArgument(
+            "The continuation token provided is incorrect", ArgumentName="continuation-token"
+        )
+    return after
+
+
 async def list_buckets(ctx: Context) -> web.StreamResponse:
-    buckets = await ctx.services.buckets.list_for(ctx.user, is_root=ctx.auth.principal.is_root)
+    """The caller's account's buckets by name; with max-buckets, a page of them and a
+    ContinuationToken when more follow; prefix and bucket-region filter them."""
+    q = ctx.s3.query
+    limit = _max_buckets(q.get("max-buckets"))
+    prefix = q.get("prefix")
+    region_filter = q.get("bucket-region")
     region = ctx.services.settings.region
+    buckets, truncated = await ctx.services.buckets.list_for(
+        ctx.account,
+        prefix=prefix or "",
+        after=_after(q.get("continuation-token")),
+        limit=limit,
+        region=region_filter,
+    )
+    await ctx.services.iam.resolve_names({ctx.account})
+    display = ctx.services.iam.display_name(ctx.account)
     root = element(
         "ListAllMyBucketsResult",
-        element("Owner", child("ID", owner_id(ctx.user)), child("DisplayName", ctx.user)),
+        element("Owner", child("ID", owner_id(ctx.account)), child("DisplayName", display)),
         element(
             "Buckets",
             *(
@@ -33,6 +87,11 @@ async def list_buckets(ctx: Context) -> web.StreamResponse:
             ),
         ),
     )
+    if truncated:
+        token = base64.urlsafe_b64encode(buckets[-1].name.encode()).decode()
+        root.append(child("ContinuationToken", token))
+    if prefix is not None:
+        root.append(child("Prefix", prefix))
     return xml_response(root)
 
 
@@ -49,9 +108,16 @@ async def create_bucket(ctx: Context) -> web.StreamResponse:
                 f"The {location} location constraint is incompatible with the region "
                 f"{region} of this endpoint.",
             )
-    lock = ctx.request.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
-    acl = ctx.request.headers.get("x-amz-acl", "private")
-    await ctx.services.buckets.create(ctx.bucket, ctx.user, object_lock=lock, acl=acl)
+    headers = ctx.request.headers
+    lock = headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true"
+    acl = await requested_acl(ctx, headers, ctx.account) or "private"
+    await ctx.services.buckets.create(
+        ctx.bucket,
+        ctx.account,
+        object_lock=lock,
+        acl=acl,
+        ownership=headers.get("x-amz-object-ownership"),
+    )
     return web.Response(status=200, headers={"Location": f"/{ctx.bucket}"})
 
 

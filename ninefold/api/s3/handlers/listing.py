@@ -53,14 +53,17 @@ def _encoder(query: dict[str, str]) -> tuple[str | None, object]:
     return "url", lambda s: quote(s, safe="/")
 
 
-def _entries(page: ListPage, enc: object, fetch_owner: bool) -> list[str]:
+async def _entries(ctx: Context, page: ListPage, enc: object, fetch_owner: bool) -> list[str]:
     """The page's Contents and CommonPrefixes, rendered as ElementTree would render them
     (``xml.leaf``/``xml.escape``): one format per entry, the hot loop of a listing."""
     assert callable(enc)
     out: list[str] = []
+    if fetch_owner:
+        await ctx.services.iam.resolve_names({e[5] for e in page.entries})
+    name = ctx.services.iam.display_name
     for key, size, etag, last_modified, storage_class, owner, algorithms in page.entries:
         who = (
-            f"<Owner>{leaf('ID', owner_id(owner))}{leaf('DisplayName', owner)}</Owner>"
+            f"<Owner>{leaf('ID', owner_id(owner))}{leaf('DisplayName', name(owner))}</Owner>"
             if fetch_owner
             else ""
         )
@@ -119,7 +122,7 @@ async def list_objects_v2(ctx: Context) -> web.StreamResponse:
     if page.is_truncated and page.next_marker is not None:
         next_token = base64.urlsafe_b64encode(page.next_marker.encode()).decode()
         root.append(child("NextContinuationToken", next_token))
-    return xml_response(root, tail=_entries(page, enc, q.get("fetch-owner") == "true"))
+    return xml_response(root, tail=await _entries(ctx, page, enc, q.get("fetch-owner") == "true"))
 
 
 async def list_objects_v1(ctx: Context) -> web.StreamResponse:
@@ -145,7 +148,7 @@ async def list_objects_v1(ctx: Context) -> web.StreamResponse:
     )
     if page.is_truncated and page.next_marker is not None:
         root.append(child("NextMarker", enc(page.next_marker)))
-    return xml_response(root, tail=_entries(page, enc, True))
+    return xml_response(root, tail=await _entries(ctx, page, enc, True))
 
 
 async def list_object_versions(ctx: Context) -> web.StreamResponse:
@@ -185,8 +188,12 @@ async def list_object_versions(ctx: Context) -> web.StreamResponse:
         root.append(child("NextKeyMarker", enc(page.next_key_marker or "")))
         if page.next_version_id_marker is not None:
             root.append(child("NextVersionIdMarker", page.next_version_id_marker))
+    await ctx.services.iam.resolve_names({v.owner for v in page.versions})
+    name = ctx.services.iam.display_name
     for v in page.versions:
-        owner = element("Owner", child("ID", owner_id(v.owner)), child("DisplayName", v.owner))
+        owner = element(
+            "Owner", child("ID", owner_id(v.owner)), child("DisplayName", name(v.owner))
+        )
         if v.is_delete_marker:
             root.append(
                 element(

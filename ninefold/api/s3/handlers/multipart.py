@@ -58,11 +58,8 @@ async def create_upload(ctx: Context) -> web.StreamResponse:
     if algorithm and algorithm not in ALGORITHMS:
         raise errors.InvalidRequest("Checksum algorithm provided is unsupported.")
     checksum_type = headers.get("x-amz-checksum-type", "").strip().upper()
-    spec = replace(
-        put_spec(ctx, headers),
-        lock=lock_for_put(ctx, headers),
-        acl=acl_for_write(ctx, headers),
-    )
+    acl, owner = await acl_for_write(ctx, headers)
+    spec = replace(put_spec(ctx, headers), lock=lock_for_put(ctx, headers), acl=acl, owner=owner)
     upload = await ctx.services.multipart.create(
         ctx.require_bucket(), ctx.key, spec, algorithm, checksum_type
     )
@@ -253,15 +250,21 @@ async def list_parts(ctx: Context) -> web.StreamResponse:
     parts = await ctx.services.multipart.list_parts(upload, after=marker, max_parts=max_parts + 1)
     truncated = len(parts) > max_parts
     parts = parts[:max_parts]
+    await ctx.services.iam.resolve_names({upload.owner})
+    name = ctx.services.iam.display_name
     root = element(
         "ListPartsResult",
         child("Bucket", ctx.bucket),
         child("Key", ctx.key),
         child("UploadId", upload.upload_id),
         element(
-            "Initiator", child("ID", owner_id(upload.owner)), child("DisplayName", upload.owner)
+            "Initiator",
+            child("ID", owner_id(upload.owner)),
+            child("DisplayName", name(upload.owner)),
         ),
-        element("Owner", child("ID", owner_id(upload.owner)), child("DisplayName", upload.owner)),
+        element(
+            "Owner", child("ID", owner_id(upload.owner)), child("DisplayName", name(upload.owner))
+        ),
         child("StorageClass", upload.storage_class),
         child("PartNumberMarker", marker),
         child("NextPartNumberMarker", parts[-1].part_number if parts else marker),
@@ -347,14 +350,20 @@ async def list_uploads(ctx: Context) -> web.StreamResponse:
         child("MaxUploads", max_uploads),
         child("IsTruncated", truncated),
     )
+    await ctx.services.iam.resolve_names({u.owner for u in uploads})
+    name = ctx.services.iam.display_name
     for u in uploads:
         root.append(
             element(
                 "Upload",
                 child("Key", u.key),
                 child("UploadId", u.upload_id),
-                element("Initiator", child("ID", owner_id(u.owner)), child("DisplayName", u.owner)),
-                element("Owner", child("ID", owner_id(u.owner)), child("DisplayName", u.owner)),
+                element(
+                    "Initiator", child("ID", owner_id(u.owner)), child("DisplayName", name(u.owner))
+                ),
+                element(
+                    "Owner", child("ID", owner_id(u.owner)), child("DisplayName", name(u.owner))
+                ),
                 child("StorageClass", u.storage_class),
                 child("Initiated", iso8601(u.created_at)),
             )

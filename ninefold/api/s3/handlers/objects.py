@@ -71,7 +71,7 @@ def put_spec(ctx: Context, headers: Mapping[str, str]) -> PutSpec:
         headers=stored,
         user_meta=user_metadata(headers),
         storage_class=storage_class,
-        owner=ctx.user,
+        owner=ctx.account,
         tags=parse_tagging_header(tagging) if tagging is not None else {},
     )
 
@@ -114,11 +114,8 @@ async def put_object(ctx: Context) -> web.StreamResponse:
             ProposedSize=str(declared),
             MaxSizeAllowed=str(ctx.services.objects.settings.max_put_size_bytes),
         )
-    spec = replace(
-        put_spec(ctx, headers),
-        lock=lock_for_put(ctx, headers),
-        acl=acl_for_write(ctx, headers),
-    )
+    acl, owner = await acl_for_write(ctx, headers)
+    spec = replace(put_spec(ctx, headers), lock=lock_for_put(ctx, headers), acl=acl, owner=owner)
     condition = write_condition(headers)
     body = open_body(ctx.request.content, plan, ctx.auth)
     obj = await ctx.services.objects.put_object(
@@ -278,7 +275,7 @@ async def delete_object(ctx: Context) -> web.StreamResponse:
         ctx.require_bucket(),
         ctx.key,
         ctx.s3.query.get("versionId"),
-        ctx.user,
+        ctx.account,
         bypass_governance=await bypass_governance(ctx),
         condition=delete_condition(ctx.request.headers),
     )
@@ -316,7 +313,7 @@ async def delete_objects(ctx: Context) -> web.StreamResponse:
         async with limit:
             try:
                 return await ctx.services.objects.delete_object(
-                    bucket, key, version_id, ctx.user, bypass_governance=bypass
+                    bucket, key, version_id, ctx.account, bypass_governance=bypass
                 )
             except (errors.S3Error, DomainError) as exc:
                 return errors.translate(exc, ctx.request_id)
@@ -394,13 +391,15 @@ async def copy_object(ctx: Context) -> web.StreamResponse:
             headers=source.headers,
             user_meta=source.user_meta,
             storage_class=headers.get("x-amz-storage-class", source.storage_class),
-            owner=ctx.user,
+            owner=ctx.account,
         )
     tagging = headers.get("x-amz-tagging")
+    acl, owner = await acl_for_write(ctx, headers)
     spec = replace(
         spec,
         lock=lock_for_put(ctx, headers),
-        acl=acl_for_write(ctx, headers),
+        acl=acl,
+        owner=owner,
         tags=source.tags
         if tagging_directive == "COPY"
         else (parse_tagging_header(tagging) if tagging is not None else {}),

@@ -261,7 +261,8 @@ async def post_object(
         request_id=request_id,
         found=found,
     )
-    spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields))
+    owner = ctx.services.buckets.object_owner(ctx.require_bucket(), ctx.account, "private")
+    spec = replace(put_spec(ctx, fields), lock=lock_for_put(ctx, fields), owner=owner)
     if tags is not None:
         spec = replace(spec, tags=tags)
     body = _FileBody(file_part, policy.length_range if policy is not None else None)
