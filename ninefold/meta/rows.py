@@ -11,13 +11,21 @@ from collections.abc import Sequence
 from typing import Any
 
 from ninefold.fragments.records import ChunkRecord
-from ninefold.meta.models import Bucket, NodeRecord, ObjectVersion, RepairItem, Upload
+from ninefold.meta.models import (
+    Bucket,
+    CompletedUpload,
+    NodeRecord,
+    ObjectVersion,
+    RepairItem,
+    Upload,
+)
 from ninefold.meta.rules import VersionRow
 
 __all__ = [
     "BUCKET_COLS",
     "CHUNK_COLS",
     "CHUNK_DATA_COLS",
+    "COMPLETED_UPLOAD_COLS",
     "NODE_COLS",
     "OBJ_COLS",
     "REPAIR_COLS",
@@ -26,6 +34,7 @@ __all__ = [
     "bucket_from_row",
     "chunk_from_row",
     "chunk_values",
+    "completed_upload_from_row",
     "node_from_row",
     "node_values",
     "object_from_row",
@@ -160,6 +169,25 @@ UPLOAD_COLS = (
     "upload_id, bucket, key, created_at, owner, content_type, headers, user_meta, "
     "checksum_algorithm, storage_class, checksum_type"
 )
+
+
+#: the columns completed_upload_from_row reads (after the upload id, bucket and key it was asked by)
+COMPLETED_UPLOAD_COLS = "parts, etag, version_id, checksums, completed_at"
+
+
+def completed_upload_from_row(
+    upload_id: str, bucket: str, key: str, row: Sequence[Any]
+) -> CompletedUpload:
+    return CompletedUpload(
+        upload_id,
+        bucket,
+        key,
+        tuple(json.loads(row[0])),
+        row[1],
+        row[2],
+        json.loads(row[3]),
+        float(row[4]),
+    )
 
 
 def node_from_row(row: Sequence[Any]) -> NodeRecord:

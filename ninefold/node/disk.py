@@ -47,7 +47,7 @@ from ninefold.fragments.format import (
     unpack_record_head,
 )
 from ninefold.fragments.protocol import FRAGMENT_ID_RE, FragmentId, FragmentInfo, StoreHealth
-from ninefold.node.drive import MARKER, DriveIdentity, identity_problem, read_marker
+from ninefold.node.drive import MARKER, DriveIdentity, fsync_dir, identity_problem, read_marker
 
 __all__ = ["DiskFragmentStore", "DriveFull", "TmpSweep"]
 
@@ -94,14 +94,6 @@ def _start_writeback(fd: int) -> None:
     SYNC_FILE_RANGE_WRITE. Durability still comes from the fsync at commit."""
     if _sync_file_range is not None:
         _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +174,7 @@ class _DiskWriter:
             final.parent.parent.mkdir(exist_ok=True)
             final.parent.mkdir(exist_ok=True)
         os.replace(self._tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return FragmentInfo(self._id, self._block_size, self._blocks, self._size)
 
     async def commit(self) -> FragmentInfo:

@@ -44,6 +44,7 @@ __all__ = [
     "DriveIdentity",
     "check_drives",
     "format_drive",
+    "fsync_dir",
     "identity_problem",
     "read_marker",
 ]
@@ -116,7 +117,8 @@ def read_marker(path: Path) -> DriveIdentity | None:
     return DriveIdentity.from_json(text)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries (a file created or renamed in it) durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -139,7 +141,7 @@ def format_drive(path: Path, drive: str, owner: str, *, create: bool = True) -> 
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path / MARKER)
-    _fsync_dir(path)
+    fsync_dir(path)
     return ident
 
 

@@ -24,8 +24,10 @@ from ninefold.meta.postgres.engine import PostgresEngine
 from ninefold.meta.rows import (
     CHUNK_COLS,
     CHUNK_DATA_COLS,
+    COMPLETED_UPLOAD_COLS,
     UPLOAD_COLS,
     chunk_from_row,
+    completed_upload_from_row,
     upload_from_row,
 )
 
@@ -197,7 +199,7 @@ class PostgresUploads(PostgresEngine):
     ) -> CompletedUpload | None:
         async with self._pool.acquire() as conn:
             row = await conn.fetchrow(
-                "SELECT parts, etag, version_id, checksums, completed_at FROM completed_uploads "
+                f"SELECT {COMPLETED_UPLOAD_COLS} FROM completed_uploads "
                 "WHERE upload_id = $1 AND bucket = $2 AND key = $3 AND completed_at >= $4",
                 upload_id,
                 bucket,
@@ -206,16 +208,7 @@ class PostgresUploads(PostgresEngine):
             )
         if row is None:
             return None
-        return CompletedUpload(
-            upload_id,
-            bucket,
-            key,
-            tuple(json.loads(row[0])),
-            row[1],
-            row[2],
-            json.loads(row[3]),
-            float(row[4]),
-        )
+        return completed_upload_from_row(upload_id, bucket, key, row)
 
     async def abort_upload(self, upload_id: str) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():

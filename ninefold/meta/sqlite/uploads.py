@@ -23,8 +23,10 @@ from ninefold.meta.models import (
 from ninefold.meta.rows import (
     CHUNK_COLS,
     CHUNK_DATA_COLS,
+    COMPLETED_UPLOAD_COLS,
     UPLOAD_COLS,
     chunk_from_row,
+    completed_upload_from_row,
     upload_from_row,
 )
 from ninefold.meta.sqlite import tx
@@ -211,22 +213,13 @@ class SqliteUploads(SqliteEngine):
     ) -> CompletedUpload | None:
         def fn(conn: sqlite3.Connection) -> CompletedUpload | None:
             row = conn.execute(
-                "SELECT parts, etag, version_id, checksums, completed_at FROM completed_uploads "
+                f"SELECT {COMPLETED_UPLOAD_COLS} FROM completed_uploads "
                 "WHERE upload_id = ? AND bucket = ? AND key = ? AND completed_at >= ?",
                 (upload_id, bucket, key, time.time() - COMPLETED_UPLOAD_RETENTION_S),
             ).fetchone()
             if row is None:
                 return None
-            return CompletedUpload(
-                upload_id,
-                bucket,
-                key,
-                tuple(json.loads(row[0])),
-                row[1],
-                row[2],
-                json.loads(row[3]),
-                float(row[4]),
-            )
+            return completed_upload_from_row(upload_id, bucket, key, row)
 
         return await self._read(fn)
 
