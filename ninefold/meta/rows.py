@@ -35,6 +35,7 @@ __all__ = [
     "chunk_from_row",
     "chunk_values",
     "completed_upload_from_row",
+    "completed_upload_values",
     "node_from_row",
     "node_values",
     "object_from_row",
@@ -187,6 +188,21 @@ def completed_upload_from_row(
         row[2],
         json.loads(row[3]),
         float(row[4]),
+    )
+
+
+def completed_upload_values(done: CompletedUpload) -> tuple[Any, ...]:
+    """The row of ``done``, in the order of ``upload_id, bucket, key, parts, etag, version_id,
+    checksums, completed_at``."""
+    return (
+        done.upload_id,
+        done.bucket,
+        done.key,
+        json.dumps(done.parts),
+        done.etag,
+        done.version_id,
+        json.dumps(done.checksums),
+        done.completed_at,
     )
 
 

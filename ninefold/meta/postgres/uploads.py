@@ -28,6 +28,7 @@ from ninefold.meta.rows import (
     UPLOAD_COLS,
     chunk_from_row,
     completed_upload_from_row,
+    completed_upload_values,
     upload_from_row,
 )
 
@@ -183,14 +184,7 @@ class PostgresUploads(PostgresEngine):
             await conn.execute(
                 "INSERT INTO completed_uploads (upload_id, bucket, key, parts, etag, version_id, "
                 "checksums, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                done.upload_id,
-                done.bucket,
-                done.key,
-                json.dumps(done.parts),
-                done.etag,
-                done.version_id,
-                json.dumps(done.checksums),
-                done.completed_at,
+                *completed_upload_values(done),
             )
         return plan.result
 

@@ -27,6 +27,7 @@ from ninefold.meta.rows import (
     UPLOAD_COLS,
     chunk_from_row,
     completed_upload_from_row,
+    completed_upload_values,
     upload_from_row,
 )
 from ninefold.meta.sqlite import tx
@@ -193,16 +194,7 @@ class SqliteUploads(SqliteEngine):
             conn.execute(
                 "INSERT INTO completed_uploads (upload_id, bucket, key, parts, etag, version_id, "
                 "checksums, completed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    done.upload_id,
-                    done.bucket,
-                    done.key,
-                    json.dumps(done.parts),
-                    done.etag,
-                    done.version_id,
-                    json.dumps(done.checksums),
-                    done.completed_at,
-                ),
+                completed_upload_values(done),
             )
             return plan.result
 
